@@ -1,0 +1,25 @@
+# The two commands of the README: `make run` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## embedded PostgreSQL (unless DATABASE_URL), migrate, demo data, serve on :8000
+	exec $(PY) -m app demo
+
+test: $(STAMP)  ## the whole suite on a fresh database (DATABASE_URL's server, else embedded)
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)  ## long scenarios (concurrency at scale, database restarts)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .pgdata

@@ -1,0 +1,1 @@
+"""viewing-time-service: daily viewing-time limits for child profiles."""

@@ -1,0 +1,66 @@
+"""Bearer-token authentication as a Starlette authentication backend."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from app.errors import NotAuthenticated
+from app.http_errors import domain_error
+from app.services.tokens import TokenService
+
+
+class Account(BaseUser):
+    __slots__ = ("id",)
+
+    def __init__(self, account_id: uuid.UUID) -> None:
+        self.id = account_id
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return str(self.id)
+
+
+class BearerBackend(AuthenticationBackend):
+    """No header: anonymous (public endpoints work, protected ones answer 401). A header that
+    is malformed, expired or signed with another key: 401 at once."""
+
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("Malformed Authorization header; expected 'Bearer <token>'")
+        try:
+            account_id = self._tokens.verify_access(token.strip())
+        except NotAuthenticated as exc:
+            raise AuthenticationError(exc.detail) from None
+        return AuthCredentials(["authenticated"]), Account(account_id)
+
+
+def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    return domain_error(conn, NotAuthenticated(str(exc)))  # type: ignore[arg-type]
+
+
+def account_id(request: Request) -> uuid.UUID:
+    """The caller's account id; 401 when the request carries no valid token."""
+    user = request.user
+    if not isinstance(user, Account):
+        raise NotAuthenticated()
+    return user.id

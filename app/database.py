@@ -1,0 +1,120 @@
+"""Database plumbing: URL forms, the ORM engine, the raw asyncpg pool for the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.errors import DatabaseUnavailable
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_scheme(url: str, scheme: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((scheme, *parts[1:]))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql://… → postgresql+asyncpg://… (the app picks its own driver)."""
+    return _with_scheme(url, "postgresql+asyncpg")
+
+
+def asyncpg_dsn(url: str) -> str:
+    return _with_scheme(url, "postgresql")
+
+
+async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """ORM engine for everything but the heartbeat; disposed on shutdown."""
+    engine = create_async_engine(
+        sqlalchemy_url(_require_url(settings)),
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.db_acquire_timeout_seconds,
+        pool_pre_ping=False,  # a dead connection fails the request (503) and is replaced
+        connect_args={"command_timeout": settings.db_statement_timeout_seconds, "timeout": 5},
+    )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _require_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set")
+    return settings.database_url
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset query: the hot path never leaves session state."""
+
+
+class HotPool:
+    """The raw asyncpg pool the heartbeat uses; opened (and pre-warmed) in the background so
+    the process answers /healthz while the database is down, and retried until it is up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        try:
+            await self._open()
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            log.warning("database unreachable at start-up, retrying: %s", exc)
+            self._task = asyncio.create_task(self._retry())
+
+    async def _open(self) -> None:
+        s = self._settings
+        self._pool = await asyncpg.create_pool(
+            asyncpg_dsn(_require_url(s)),
+            min_size=s.db_pool_size,  # pre-warmed: the first request opens no connection
+            max_size=s.db_pool_size,
+            command_timeout=s.db_statement_timeout_seconds,
+            reset=_no_reset,
+            timeout=5,
+        )
+        self.ready.set()
+
+    async def _retry(self) -> None:
+        while self._pool is None:
+            await asyncio.sleep(self._settings.db_retry_interval_seconds)
+            try:
+                await self._open()
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+                log.debug("database still unreachable: %s", exc)
+
+    def acquire(self) -> asyncpg.pool.PoolAcquireContext:
+        if self._pool is None:
+            raise DatabaseUnavailable("database pool is not connected")
+        return self._pool.acquire(timeout=self._settings.db_acquire_timeout_seconds)
+
+    @property
+    def pool(self) -> asyncpg.Pool | None:
+        return self._pool
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._pool is not None:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+
+
+async def init_hot_pool(settings: Settings) -> AsyncIterator[HotPool]:
+    hot = HotPool(settings)
+    await hot.start()
+    try:
+        yield hot
+    finally:
+        await hot.close()

@@ -1,0 +1,1 @@
+"""Thin Starlette endpoints: parse, one service call, respond."""

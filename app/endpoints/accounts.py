@@ -1,0 +1,28 @@
+"""Registration, login and /me."""
+
+from dependency_injector.wiring import Provide, inject
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth import account_id
+from app.responses import json_response, parse_body
+from app.schemas import Credentials, LoginRequest
+from app.services.accounts import AccountService
+
+
+@inject
+async def register(request: Request,
+                   accounts: AccountService = Provide["account_service"]) -> Response:
+    body = await parse_body(request, Credentials)
+    return json_response(await accounts.register(email=body.email, password=body.password), 201)
+
+
+@inject
+async def login(request: Request, accounts: AccountService = Provide["account_service"]) -> Response:
+    body = await parse_body(request, LoginRequest)
+    return json_response(await accounts.login(email=body.email, password=body.password))
+
+
+@inject
+async def me(request: Request, accounts: AccountService = Provide["account_service"]) -> Response:
+    return json_response(await accounts.me(account_id(request)))

@@ -1,0 +1,70 @@
+"""create_app(container) → the Starlette application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
+
+from app.auth import on_auth_error
+from app.http_errors import EXCEPTION_HANDLERS
+from app.middleware import BodySizeLimit, SecurityHeaders
+from app.openapi import build_openapi
+from app.routes import ENDPOINTS, routes
+from containers import Container
+
+log = logging.getLogger(__name__)
+
+
+async def _sweep_periodically(container: Container) -> None:
+    """Close stale sessions in the background (also available as `python -m app sweep`)."""
+    interval = container.settings().sweep_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            closed = await (await container.viewing_time()).sweep()
+            if closed:
+                log.info("stale sessions closed", extra={"closed": closed})
+        except Exception as exc:  # the database may be down; try again next round
+            log.warning("sweep failed: %r", exc)
+
+
+def create_app(container: Container | None = None) -> Starlette:
+    container = container or Container()
+    settings = container.settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await container.init_resources()
+        sweeper = asyncio.create_task(_sweep_periodically(container))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await container.shutdown_resources()
+
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
+    if settings.cors_origin_list:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        ))
+    middleware.append(Middleware(AuthenticationMiddleware, backend=container.auth_backend(),
+                                 on_error=on_auth_error))
+    app = Starlette(routes=routes(), middleware=middleware,
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.container = container
+    app.state.openapi = build_openapi(ENDPOINTS)
+    return app

@@ -1,0 +1,213 @@
+"""SQLModel tables: the whole product's schema (created only by Alembic migrations)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlmodel import Field, SQLModel
+
+# Named constraints so migrations can drop and alter them by name.
+SQLModel.metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Seconds are NUMERIC(12,3): sub-second heartbeats sum exactly (no float drift, no truncation).
+SECONDS = Numeric(12, 3)
+
+
+def _tz() -> DateTime:
+    return DateTime(timezone=True)
+
+
+def _fk(target: str) -> ForeignKey:
+    return ForeignKey(target, ondelete="CASCADE")
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    is_admin: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    pin_hash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    failed_pin_attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    pin_locked_until: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class Profile(SQLModel, table=True):
+    __tablename__ = "profiles"
+    __table_args__ = (Index("ix_profiles_account_id", "account_id"),)
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    account_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("accounts.id"), nullable=False)
+    )
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    is_kids: bool = Field(sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class Title(SQLModel, table=True):
+    __tablename__ = "titles"
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    title: str = Field(sa_column=Column(String(300), nullable=False))
+    is_educational: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+LIMIT_RULE = "{col} IS NULL OR ({col} BETWEEN 15 AND 480 AND {col} % 15 = 0)"
+
+
+class ViewingTimeConfig(SQLModel, table=True):
+    """One per child profile. A reset-hour/time-zone change keeps the previous values
+    until `effective_from` (the next reset under them), so the current day never moves."""
+
+    __tablename__ = "viewing_time_configs"
+    __table_args__ = (
+        CheckConstraint(LIMIT_RULE.format(col="weekday_limit_minutes"), name="weekday_limit"),
+        CheckConstraint(LIMIT_RULE.format(col="weekend_limit_minutes"), name="weekend_limit"),
+        CheckConstraint("reset_hour BETWEEN 0 AND 23", name="reset_hour"),
+        CheckConstraint(
+            "previous_reset_hour IS NULL OR previous_reset_hour BETWEEN 0 AND 23",
+            name="previous_reset_hour",
+        ),
+    )
+
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), primary_key=True)
+    )
+    weekday_limit_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    weekend_limit_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    reset_hour: int = Field(sa_column=Column(Integer, nullable=False))
+    educational_exempt: bool = Field(sa_column=Column(Boolean, nullable=False))
+    timezone: str = Field(sa_column=Column(String(64), nullable=False))
+    previous_reset_hour: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    previous_timezone: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    effective_from: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    updated_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class DailyBalance(SQLModel, table=True):
+    __tablename__ = "daily_balances"
+
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), primary_key=True)
+    )
+    reset_date: date = Field(sa_column=Column(Date, primary_key=True))
+    used_seconds: Decimal = Field(
+        default=Decimal(0), sa_column=Column(SECONDS, nullable=False, server_default=text("0"))
+    )
+    educational_seconds: Decimal = Field(
+        default=Decimal(0), sa_column=Column(SECONDS, nullable=False, server_default=text("0"))
+    )
+    granted_seconds: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    is_unlimited_override: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    updated_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class ViewingSession(SQLModel, table=True):
+    """One title on one device. `counted_until` is the end of the paid window (NULL: none)."""
+
+    __tablename__ = "viewing_sessions"
+    __table_args__ = (
+        CheckConstraint("device_type IN ('tv', 'mobile', 'tablet', 'web')", name="device_type"),
+        # One stream per profile, guaranteed by the database even under racing first beats.
+        Index(
+            "uq_viewing_sessions_open_per_profile",
+            "profile_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_viewing_sessions_stale_open", "last_heartbeat_at",
+              postgresql_where=text("ended_at IS NULL")),
+        Index("ix_viewing_sessions_title_id", "title_id"),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), nullable=False)
+    )
+    title_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("titles.id"), nullable=False)
+    )
+    device_id: str = Field(sa_column=Column(String(100), nullable=False))
+    device_type: str = Field(sa_column=Column(String(10), nullable=False))
+    is_educational: bool = Field(sa_column=Column(Boolean, nullable=False))
+    started_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    last_heartbeat_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    counted_until: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    paused_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    total_seconds: Decimal = Field(
+        default=Decimal(0), sa_column=Column(SECONDS, nullable=False, server_default=text("0"))
+    )
+    # Where the last charge went, so a refund returns to the same day and bucket.
+    last_charge_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    last_charge_educational: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+
+
+class TimeGrant(SQLModel, table=True):
+    """Audit row for every grant of extra time."""
+
+    __tablename__ = "time_grants"
+    __table_args__ = (
+        Index("ix_time_grants_profile_id_granted_at", "profile_id", text("granted_at DESC")),
+        CheckConstraint(
+            "granted_minutes IS NULL OR granted_minutes IN (15, 30, 60)", name="granted_minutes"
+        ),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), nullable=False)
+    )
+    granted_by: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("accounts.id"), nullable=False)
+    )
+    granted_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    is_remote: bool = Field(sa_column=Column(Boolean, nullable=False))
+    reset_date: date = Field(sa_column=Column(Date, nullable=False))
+    granted_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+# Created CONCURRENTLY by its own migration (it is the history range index on a big table).
+SESSIONS_STARTED_INDEX = Index(
+    "ix_viewing_sessions_profile_id_started_at",
+    ViewingSession.__table__.c.profile_id,
+    ViewingSession.__table__.c.started_at.desc(),
+)

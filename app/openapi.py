@@ -1,0 +1,64 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from app.routes import Endpoint
+
+ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+DESCRIPTIONS = {401: "Missing, malformed or expired bearer token", 403: "Forbidden",
+                404: "Not found (or another account's)", 409: "Conflict", 422: "Validation error",
+                429: "Too many attempts", 400: "Bad request", 503: "Database unavailable"}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(e: Endpoint) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": e.summary, "operationId": e.handler.__name__}
+    params = re.findall(r"{(\w+)}", e.path)
+    if params:
+        op["parameters"] = [{"name": p, "in": "path", "required": True,
+                             "schema": {"type": "string", "format": "uuid"}} for p in params]
+    if e.body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _ref(e.body)}}}
+    ok: dict[str, Any] = {"description": "Success"}
+    if e.response is not None:
+        schema = {"type": "array", "items": _ref(e.response)} if e.many else _ref(e.response)
+        ok["content"] = {"application/json": {"schema": schema}}
+    responses: dict[str, Any] = {str(e.status): ok}
+    codes = set(e.errors) | ({401} if e.auth else set()) | ({400, 413, 422} if e.body else set())
+    for code in sorted(codes):
+        responses[str(code)] = {"description": DESCRIPTIONS.get(code, "Error"),
+                                "content": {"application/json": {"schema": ERROR}}}
+    op["responses"] = responses
+    if e.auth:
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
+    models = {m for e in endpoints for m in (e.body, e.response) if m is not None}
+    _, definitions = models_json_schema(
+        [(m, "validation" if any(m is e.body for e in endpoints) else "serialization")
+         for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for e in endpoints:
+        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "viewing-time-service", "version": "1.0.0"},
+        "paths": paths,
+        "components": {"schemas": definitions.get("$defs", {}),
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                      "bearerFormat": "JWT"}}},
+    }

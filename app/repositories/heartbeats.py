@@ -1,0 +1,317 @@
+"""The hot path's SQL, run on raw asyncpg: one statement per heartbeat.
+
+Why raw asyncpg and whole-operation statements: every heartbeat of every watching child lands
+here. Each statement below does a whole operation (lock the session, compute the charge from the
+paid window, update the session, upsert the day's balance, return both) so it costs exactly one
+round trip, in autocommit: no BEGIN/COMMIT, no pool reset, no pre-ping. Concurrency is settled
+by the row lock: a duplicate beat waits for the first, then sees its `counted_until` (PostgreSQL
+re-reads a row locked FOR UPDATE after the wait), so it charges nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from app.database import HotPool
+
+# Continuing session. $1 session, $2 profile, $3 title, $4 now, $5 is_paused, $6 viewing day,
+# $7 limit seconds (NULL = unlimited), $8 educational exempt, $9 interval, $10 pause grace,
+# $11 stale gap, $12 is a child profile (adults record sessions but have no balance).
+CONTINUE_SESSION = """
+WITH cur AS (
+    SELECT id, title_id, ended_at, is_educational, counted_until, paused_at, last_heartbeat_at
+    FROM viewing_sessions
+    WHERE id = $1 AND profile_id = $2
+    FOR UPDATE
+), before AS (
+    SELECT used_seconds, granted_seconds, is_unlimited_override
+    FROM daily_balances WHERE profile_id = $2 AND reset_date = $6
+), step AS (
+    SELECT cur.id, cur.counted_until, cur.paused_at,
+           cur.is_educational AND $8 AS to_edu,
+           CASE
+             WHEN $5 AND cur.paused_at IS NOT NULL AND $4 - cur.paused_at > $10::interval
+               THEN 'off'
+             WHEN $12 AND $7::int IS NOT NULL AND NOT (cur.is_educational AND $8)
+                  AND NOT coalesce(b.is_unlimited_override, false)
+                  AND $7 + coalesce(b.granted_seconds, 0) - coalesce(b.used_seconds, 0) <= 0
+               THEN 'blocked'
+             WHEN cur.counted_until IS NULL
+                  OR $4 - cur.last_heartbeat_at > $11::interval
+                  OR (NOT $5 AND cur.paused_at IS NOT NULL AND $4 - cur.paused_at > $10::interval)
+               THEN 'open'
+             ELSE 'continue'
+           END AS mode
+    FROM cur LEFT JOIN before b ON true
+    WHERE cur.ended_at IS NULL AND cur.title_id = $3
+), charge AS (
+    SELECT id, to_edu, mode,
+           CASE mode
+             WHEN 'open' THEN extract(epoch FROM $9::interval)
+             WHEN 'continue'
+               THEN round(greatest(0, extract(epoch FROM $4 + $9::interval - counted_until)), 3)
+             ELSE 0
+           END AS seconds,
+           CASE mode
+             WHEN 'off' THEN counted_until
+             WHEN 'blocked' THEN NULL
+             WHEN 'open' THEN $4 + $9::interval
+             ELSE greatest(counted_until, $4 + $9::interval)
+           END AS counted_until,
+           CASE WHEN $5 THEN coalesce(paused_at, $4) END AS paused_at
+    FROM step
+), upd AS (
+    UPDATE viewing_sessions s
+    SET last_heartbeat_at = $4,
+        counted_until = c.counted_until,
+        paused_at = c.paused_at,
+        total_seconds = s.total_seconds + c.seconds,
+        last_charge_date = CASE WHEN c.seconds > 0 THEN $6 ELSE s.last_charge_date END,
+        last_charge_educational = CASE WHEN c.seconds > 0 THEN c.to_edu
+                                       ELSE s.last_charge_educational END
+    FROM charge c
+    WHERE s.id = c.id
+    RETURNING s.id
+), bal AS (
+    INSERT INTO daily_balances AS d
+        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
+    SELECT $2, $6, CASE WHEN c.to_edu THEN 0 ELSE c.seconds END,
+           CASE WHEN c.to_edu THEN c.seconds ELSE 0 END, $4
+    FROM charge c
+    WHERE $12
+    ON CONFLICT (profile_id, reset_date) DO UPDATE
+    SET used_seconds = d.used_seconds + excluded.used_seconds,
+        educational_seconds = d.educational_seconds + excluded.educational_seconds,
+        updated_at = excluded.updated_at
+    RETURNING used_seconds, educational_seconds, granted_seconds, is_unlimited_override
+)
+SELECT cur.title_id, cur.ended_at, cur.is_educational, c.mode, c.seconds AS charged,
+       (SELECT count(*) FROM upd) AS updated,
+       bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
+FROM cur LEFT JOIN charge c ON true LEFT JOIN bal ON true
+"""
+
+# First beat: open a session, end every other open session of the profile (refunding its unpaid
+# window to the day and bucket that paid it), charge the first interval, all in one statement.
+# $1 new id, $2 profile, $3 account, $4 title, $5 now, $6 is_paused, $7 viewing day,
+# $8 limit seconds, $9 educational exempt, $10 interval, $11 device id, $12 device type,
+# $13 is a child profile.
+OPEN_SESSION = """
+WITH ok AS (
+    SELECT t.is_educational
+    FROM titles t
+    WHERE t.id = $4 AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = $2 AND p.account_id = $3)
+), old AS (
+    SELECT s.id, s.last_charge_date, s.last_charge_educational,
+           round(greatest(0, coalesce(extract(epoch FROM s.counted_until - $5), 0)), 3) AS refund
+    FROM viewing_sessions s
+    WHERE s.profile_id = $2 AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+    FOR UPDATE
+), ended AS (
+    UPDATE viewing_sessions s
+    SET ended_at = $5, counted_until = least(s.counted_until, $5),
+        total_seconds = s.total_seconds - o.refund
+    FROM old o
+    WHERE s.id = o.id
+    RETURNING o.last_charge_date AS day, o.last_charge_educational AS edu, o.refund
+), before AS (
+    SELECT coalesce(b.used_seconds, 0)
+             - coalesce((SELECT sum(refund) FROM ended WHERE day = $7 AND NOT edu), 0) AS used,
+           coalesce(b.granted_seconds, 0) AS granted,
+           coalesce(b.is_unlimited_override, false) AS unlimited
+    FROM (SELECT 1) AS one
+    LEFT JOIN daily_balances b ON b.profile_id = $2 AND b.reset_date = $7
+), step AS (
+    SELECT ok.is_educational, ok.is_educational AND $9 AS to_edu,
+           ($13 AND $8::int IS NOT NULL AND NOT (ok.is_educational AND $9) AND NOT before.unlimited
+            AND $8 + before.granted - before.used <= 0) AS blocked
+    FROM ok, before
+), ins AS (
+    INSERT INTO viewing_sessions
+        (id, profile_id, title_id, device_id, device_type, is_educational, started_at,
+         last_heartbeat_at, counted_until, paused_at, total_seconds, last_charge_date,
+         last_charge_educational)
+    SELECT $1, $2, $4, $11, $12, st.is_educational, $5, $5,
+           CASE WHEN st.blocked THEN NULL ELSE $5 + $10::interval END,
+           CASE WHEN $6 THEN $5 END,
+           CASE WHEN st.blocked THEN 0 ELSE extract(epoch FROM $10::interval) END,
+           CASE WHEN st.blocked THEN NULL ELSE $7::date END,
+           st.to_edu
+    FROM step st
+    -- Reading `ended` first makes the old sessions end before this row meets the
+    -- one-open-session-per-profile unique index.
+    WHERE (SELECT count(*) FROM ended) >= 0
+    RETURNING id, total_seconds AS charge, last_charge_educational AS to_edu
+), deltas AS (
+    SELECT $7::date AS day,
+           CASE WHEN to_edu THEN 0 ELSE charge END AS used,
+           CASE WHEN to_edu THEN charge ELSE 0 END AS edu
+    FROM ins WHERE $13
+    UNION ALL
+    SELECT day, CASE WHEN edu THEN 0 ELSE -refund END, CASE WHEN edu THEN -refund ELSE 0 END
+    FROM ended WHERE $13 AND day IS NOT NULL AND refund > 0
+), bal AS (
+    INSERT INTO daily_balances AS d
+        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
+    SELECT $2, day, sum(used), sum(edu), $5 FROM deltas GROUP BY day
+    ON CONFLICT (profile_id, reset_date) DO UPDATE
+    SET used_seconds = d.used_seconds + excluded.used_seconds,
+        educational_seconds = d.educational_seconds + excluded.educational_seconds,
+        updated_at = excluded.updated_at
+    RETURNING reset_date, used_seconds, educational_seconds, granted_seconds,
+              is_unlimited_override
+)
+SELECT ins.id, st.is_educational, ins.charge AS charged, st.blocked,
+       bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
+FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = $7
+"""
+
+# End a session at $3 and refund the unused part of its paid window; scoped to account $2.
+END_SESSION = """
+WITH cur AS (
+    SELECT s.id, s.ended_at, s.total_seconds, s.profile_id, s.last_charge_date,
+           s.last_charge_educational,
+           round(greatest(0, coalesce(extract(epoch FROM s.counted_until - $3), 0)), 3) AS refund
+    FROM viewing_sessions s
+    JOIN profiles p ON p.id = s.profile_id
+    WHERE s.id = $1 AND p.account_id = $2
+    FOR UPDATE OF s
+), ended AS (
+    UPDATE viewing_sessions s
+    SET ended_at = $3, counted_until = least(s.counted_until, $3),
+        total_seconds = s.total_seconds - c.refund
+    FROM cur c
+    WHERE s.id = c.id AND c.ended_at IS NULL
+    RETURNING s.id, s.total_seconds, s.ended_at, c.profile_id, c.last_charge_date,
+              c.last_charge_educational, c.refund
+), refunded AS (
+    UPDATE daily_balances d
+    SET used_seconds = d.used_seconds - CASE WHEN e.last_charge_educational THEN 0 ELSE e.refund END,
+        educational_seconds = d.educational_seconds
+                              - CASE WHEN e.last_charge_educational THEN e.refund ELSE 0 END,
+        updated_at = $3
+    FROM ended e
+    WHERE d.profile_id = e.profile_id AND d.reset_date = e.last_charge_date AND e.refund > 0
+)
+SELECT c.id, coalesce(e.total_seconds, c.total_seconds) AS total_seconds,
+       coalesce(e.ended_at, c.ended_at) AS ended_at
+FROM cur c LEFT JOIN ended e ON true
+"""
+
+READ_BALANCE = """
+SELECT used_seconds, educational_seconds, granted_seconds, is_unlimited_override
+FROM daily_balances WHERE profile_id = $1 AND reset_date = $2
+"""
+
+# A session silent for longer than the stale gap counts as ended at the end of its paid window.
+SWEEP_STALE = """
+UPDATE viewing_sessions
+SET ended_at = coalesce(greatest(counted_until, last_heartbeat_at), last_heartbeat_at)
+WHERE ended_at IS NULL AND last_heartbeat_at < $1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    used_seconds: Decimal
+    educational_seconds: Decimal
+    granted_seconds: int
+    is_unlimited_override: bool
+
+    @classmethod
+    def of(cls, row: asyncpg.Record | None) -> Balance:
+        if row is None or row["used_seconds"] is None:
+            return EMPTY_BALANCE
+        return cls(row["used_seconds"], row["educational_seconds"], row["granted_seconds"],
+                   row["is_unlimited_override"])
+
+
+EMPTY_BALANCE = Balance(Decimal(0), Decimal(0), 0, False)
+
+
+@dataclass(frozen=True, slots=True)
+class BeatOutcome:
+    """What a heartbeat statement did. `found` False: no such session for this profile."""
+
+    found: bool
+    ended: bool = False
+    title_mismatch: bool = False
+    is_educational: bool = False
+    charged_seconds: Decimal = Decimal(0)
+    balance: Balance = EMPTY_BALANCE
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSession:
+    session_id: uuid.UUID
+    total_seconds: Decimal
+    ended_at: datetime
+
+
+class HeartbeatRepository:
+    """Statements of the hot path. Each method is exactly one round trip."""
+
+    def __init__(self, pool: HotPool, *, interval: timedelta, pause_grace: timedelta,
+                 stale_gap: timedelta) -> None:
+        self._pool = pool
+        self._interval = interval
+        self._grace = pause_grace
+        self._stale = stale_gap
+
+    async def continue_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
+                               title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
+                               limit_seconds: int | None, educational_exempt: bool,
+                               is_kids: bool) -> BeatOutcome:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                CONTINUE_SESSION, session_id, profile_id, title_id, now, is_paused, day,
+                limit_seconds, educational_exempt, self._interval, self._grace, self._stale,
+                is_kids,
+            )
+        if row is None:
+            return BeatOutcome(found=False)
+        if row["updated"] == 0:
+            return BeatOutcome(found=True, ended=row["ended_at"] is not None,
+                               title_mismatch=row["title_id"] != title_id)
+        return BeatOutcome(found=True, is_educational=row["is_educational"],
+                           charged_seconds=row["charged"], balance=Balance.of(row))
+
+    async def open_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
+                           account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
+                           is_paused: bool, day: date, limit_seconds: int | None,
+                           educational_exempt: bool, device_id: str, device_type: str,
+                           is_kids: bool) -> BeatOutcome:
+        """Raises asyncpg.UniqueViolationError when a concurrent first beat of the same profile
+        won the race for the one open session; the caller retries (the retry ends that one)."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                OPEN_SESSION, session_id, profile_id, account_id, title_id, now, is_paused, day,
+                limit_seconds, educational_exempt, self._interval, device_id, device_type,
+                is_kids,
+            )
+        if row is None:
+            return BeatOutcome(found=False)
+        return BeatOutcome(found=True, is_educational=row["is_educational"],
+                           charged_seconds=row["charged"], balance=Balance.of(row))
+
+    async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
+                          now: datetime) -> EndedSession | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(END_SESSION, session_id, account_id, now)
+        if row is None:
+            return None
+        return EndedSession(row["id"], row["total_seconds"], row["ended_at"])
+
+    async def balance(self, *, profile_id: uuid.UUID, day: date) -> Balance:
+        async with self._pool.acquire() as conn:
+            return Balance.of(await conn.fetchrow(READ_BALANCE, profile_id, day))
+
+    async def sweep_stale(self, *, now: datetime) -> int:
+        async with self._pool.acquire() as conn:
+            status = await conn.execute(SWEEP_STALE, now - self._stale)
+        return int(status.split()[-1])

@@ -1,0 +1,114 @@
+"""What the config cache holds for a profile, loaded in one query; and the change channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from app.database import HotPool
+from app.services.config_cache import ProfileFacts
+from app.services.viewing_day import DayRule, LimitConfig
+
+CONFIG_CHANNEL = "viewing_time_config_changed"
+
+LOAD_FACTS = """
+SELECT p.id, p.account_id, p.name, p.is_kids,
+       c.weekday_limit_minutes, c.weekend_limit_minutes, c.reset_hour, c.educational_exempt,
+       c.timezone, c.previous_reset_hour, c.previous_timezone, c.effective_from
+FROM profiles p
+LEFT JOIN viewing_time_configs c ON c.profile_id = p.id
+WHERE p.id = $1
+"""
+
+
+class ProfileFactsRepository:
+    def __init__(self, pool: HotPool) -> None:
+        self._pool = pool
+
+    async def load(self, profile_id: uuid.UUID) -> ProfileFacts | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(LOAD_FACTS, profile_id)
+        if row is None:
+            return None
+        limits = None
+        if row["is_kids"]:
+            if row["reset_hour"] is None:
+                raise LookupError(f"child profile {profile_id} has no viewing-time config")
+            previous = None
+            if row["previous_reset_hour"] is not None:
+                previous = DayRule(ZoneInfo(row["previous_timezone"]), row["previous_reset_hour"])
+            limits = LimitConfig(
+                weekday_limit_minutes=row["weekday_limit_minutes"],
+                weekend_limit_minutes=row["weekend_limit_minutes"],
+                educational_exempt=row["educational_exempt"],
+                rule=DayRule(ZoneInfo(row["timezone"]), row["reset_hour"]),
+                previous_rule=previous,
+                effective_from=row["effective_from"],
+            )
+        return ProfileFacts(profile_id=row["id"], account_id=row["account_id"], name=row["name"],
+                            is_kids=row["is_kids"], limits=limits)
+
+    async def publish_change(self, profile_id: uuid.UUID) -> None:
+        """Tell every replica (including this one) to drop the profile's cached facts."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_notify($1, $2)", CONFIG_CHANNEL, str(profile_id))
+
+
+class ConfigChangeListener:
+    """LISTENs on the change channel on a connection of its own and invalidates the local
+    cache for each notification; reconnects (and drops the whole cache, since notifications
+    may have been missed) after the connection is lost."""
+
+    def __init__(self, dsn: str, *, on_change, on_reconnect, retry_seconds: float) -> None:  # type: ignore[no-untyped-def]
+        self._dsn = dsn
+        self._on_change = on_change
+        self._on_reconnect = on_reconnect
+        self._retry = retry_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _notified(self, conn, pid, channel, payload: str) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(ValueError):
+            self._on_change(uuid.UUID(payload))
+
+    async def _run(self) -> None:
+        first = True
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=5)
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+                await asyncio.sleep(self._retry)
+                continue
+            try:
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(CONFIG_CHANNEL, self._notified)
+                if not first:
+                    self._on_reconnect()
+                first = False
+                self.listening.set()
+                while not lost.is_set():  # a ping now and then detects a silently dead link
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=30)
+                    if not lost.is_set():
+                        await conn.execute("SELECT 1", timeout=5)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+                pass
+            finally:
+                self.listening.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), timeout=2)
+            await asyncio.sleep(self._retry)

@@ -1,0 +1,42 @@
+"""Profiles, created with their default config in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Profile, ViewingTimeConfig
+
+
+class ProfileRepository:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def list_for(self, account_id: uuid.UUID) -> list[Profile]:
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(Profile).where(Profile.account_id == account_id).order_by(Profile.created_at, Profile.id)
+            )
+            return list(result.scalars())
+
+    async def add(self, *, account_id: uuid.UUID, name: str, is_kids: bool, now: datetime,
+                  default_config: dict[str, object] | None) -> Profile:
+        profile = Profile(id=uuid.uuid4(), account_id=account_id, name=name, is_kids=is_kids,
+                          created_at=now)
+        async with self._sessions.begin() as session:
+            session.add(profile)
+            await session.flush()
+            if default_config is not None:
+                session.add(ViewingTimeConfig(profile_id=profile.id, updated_at=now, **default_config))
+        return profile
+
+    async def delete(self, *, account_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
+        """Sessions, balances, grants and config go with it (ON DELETE CASCADE, one statement)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Profile).where(Profile.id == profile_id, Profile.account_id == account_id)
+            )
+            return result.rowcount == 1

@@ -1,0 +1,1 @@
+"""Rules of the product, free of HTTP and SQL."""

@@ -1,0 +1,66 @@
+"""Registration, login and the signed-in account."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.errors import AdminRequired, BadCredentials, NotAuthenticated
+from app.models import Account
+from app.repositories.accounts import AccountRepository
+from app.schemas import AccountOut, MeOut, TokenOut
+from app.services.clock import SystemClock
+from app.services.hasher import PasswordHasher
+from app.services.tokens import TokenService
+
+
+class AccountService:
+    def __init__(self, *, accounts: AccountRepository, hasher: PasswordHasher,
+                 tokens: TokenService, clock: SystemClock) -> None:
+        self._accounts = accounts
+        self._hasher = hasher
+        self._tokens = tokens
+        self._clock = clock
+
+    async def register(self, *, email: str, password: str) -> AccountOut:
+        password_hash = await self._hasher.hash(password)
+        account = await self._accounts.add(email=email.lower(), password_hash=password_hash,
+                                           now=self._clock.now())
+        return AccountOut.model_validate(account)
+
+    async def login(self, *, email: str, password: str) -> TokenOut:
+        account = await self._accounts.get_by_email(email.strip().lower())
+        # Unknown email and wrong password cost the same bcrypt and give the same answer.
+        ok = await self._hasher.verify(password, account.password_hash if account else None)
+        if account is None or not ok:
+            raise BadCredentials()
+        token, expires_in = self._tokens.issue_access(account.id)
+        return TokenOut(access_token=token, expires_in=expires_in)
+
+    async def current(self, account_id: uuid.UUID) -> Account:
+        account = await self._accounts.get(account_id)
+        if account is None:  # a valid token of a deleted account
+            raise NotAuthenticated("Account no longer exists")
+        return account
+
+    async def me(self, account_id: uuid.UUID) -> MeOut:
+        account = await self.current(account_id)
+        return MeOut(id=account.id, email=account.email, is_admin=account.is_admin,
+                     has_pin=account.pin_hash is not None)
+
+    async def require_admin(self, account_id: uuid.UUID) -> None:
+        if not (await self.current(account_id)).is_admin:
+            raise AdminRequired()
+
+    async def create_admin(self, *, email: str, password: str | None) -> tuple[Account, bool]:
+        """Create the admin, or promote an existing account (new password only if given)."""
+        email = email.strip().lower()
+        existing = await self._accounts.get_by_email(email)
+        password_hash = await self._hasher.hash(password) if password else None
+        if existing is not None:
+            await self._accounts.set_admin(existing.id, password_hash=password_hash)
+            return existing, False
+        if password_hash is None:
+            raise ValueError("a password is required to create a new admin")
+        account = await self._accounts.add(email=email, password_hash=password_hash,
+                                           now=self._clock.now(), is_admin=True)
+        return account, True

@@ -1,0 +1,57 @@
+"""Profiles and titles of the catalog, always scoped to the caller's account."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.errors import ProfileNotFound, TitleNotFound
+from app.repositories.profiles import ProfileRepository
+from app.repositories.titles import TitleRepository
+from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
+from app.services.clock import SystemClock
+from app.services.config_cache import ConfigProvider
+
+DEFAULT_CONFIG = {
+    "weekday_limit_minutes": 120,
+    "weekend_limit_minutes": 180,
+    "reset_hour": 6,
+    "educational_exempt": True,
+}
+
+
+class ProfileService:
+    def __init__(self, *, profiles: ProfileRepository, configs: ConfigProvider,
+                 clock: SystemClock) -> None:
+        self._profiles = profiles
+        self._configs = configs
+        self._clock = clock
+
+    async def list(self, account_id: uuid.UUID) -> list[ProfileOut]:
+        return [ProfileOut.model_validate(p) for p in await self._profiles.list_for(account_id)]
+
+    async def create(self, account_id: uuid.UUID, body: ProfileCreate) -> ProfileOut:
+        config = {**DEFAULT_CONFIG, "timezone": body.timezone} if body.is_kids else None
+        profile = await self._profiles.add(account_id=account_id, name=body.name,
+                                           is_kids=body.is_kids, now=self._clock.now(),
+                                           default_config=config)
+        return ProfileOut.model_validate(profile)
+
+    async def delete(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> None:
+        if not await self._profiles.delete(account_id=account_id, profile_id=profile_id):
+            raise ProfileNotFound()
+        await self._configs.changed(profile_id)
+
+
+class TitleService:
+    def __init__(self, *, titles: TitleRepository) -> None:
+        self._titles = titles
+
+    async def upsert(self, body: TitlesUpsert) -> UpsertedOut:
+        rows = [(t.id, t.title, t.is_educational) for t in body.titles]
+        return UpsertedOut(upserted=await self._titles.upsert_many(rows))
+
+    async def get(self, title_id: uuid.UUID) -> TitleOut:
+        title = await self._titles.get(title_id)
+        if title is None:
+            raise TitleNotFound()
+        return TitleOut.model_validate(title)

@@ -1,0 +1,89 @@
+"""The config provider: a cachetools TTLCache of per-profile facts in front of the database.
+
+What is cached for a profile: its owner (immutable, so ownership checks need no query), whether
+it is a child profile, and its limits. A change invalidates the entry here and, through
+PostgreSQL NOTIFY, on every other replica; the TTL is only a safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from app.services.viewing_day import LimitConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFacts:
+    profile_id: uuid.UUID
+    account_id: uuid.UUID
+    name: str
+    is_kids: bool
+    limits: LimitConfig | None  # None for adult profiles: never limited
+
+
+Loader = Callable[[uuid.UUID], Awaitable[ProfileFacts | None]]
+Publisher = Callable[[uuid.UUID], Awaitable[None]]
+
+
+class ConfigProvider:
+    def __init__(self, *, load: Loader, publish: Publisher, ttl_seconds: float,
+                 max_size: int) -> None:
+        self._load = load
+        self._publish = publish
+        self._cache: TTLCache[uuid.UUID, ProfileFacts] = TTLCache(maxsize=max_size, ttl=ttl_seconds)
+        # Bumped by every invalidation: a load that raced one is not cached (it may be stale).
+        self._generation = 0
+        self.hits = 0
+        self.misses = 0
+        self.invalidations = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._cache)
+
+    @property
+    def max_size(self) -> int:
+        return int(self._cache.maxsize)
+
+    async def get(self, profile_id: uuid.UUID) -> ProfileFacts | None:
+        facts = self._cache.get(profile_id)
+        if facts is not None:
+            self.hits += 1
+            return facts
+        self.misses += 1
+        generation = self._generation
+        facts = await self._load(profile_id)
+        if facts is not None and generation == self._generation:
+            self._cache[profile_id] = facts
+        return facts
+
+    async def get_owned(self, profile_id: uuid.UUID, account_id: uuid.UUID) -> ProfileFacts | None:
+        """The profile's facts if it belongs to `account_id`; None hides other accounts' ids."""
+        facts = await self.get(profile_id)
+        return facts if facts is not None and facts.account_id == account_id else None
+
+    def invalidate(self, profile_id: uuid.UUID) -> None:
+        self._generation += 1
+        self.invalidations += 1
+        self._cache.pop(profile_id, None)
+        log.info("config_cache_invalidated", extra={"profile_id": str(profile_id)})
+
+    def clear(self) -> None:
+        """Forget everything (after missed notifications, e.g. a lost LISTEN connection)."""
+        self._generation += 1
+        self._cache.clear()
+
+    async def changed(self, profile_id: uuid.UUID) -> None:
+        """After a committed change: forget it here and tell every replica."""
+        self.invalidate(profile_id)
+        try:
+            await self._publish(profile_id)
+        except Exception as exc:  # the change is committed; other replicas fall back on the TTL
+            log.warning("config change notification failed: %s", exc)

@@ -1,0 +1,43 @@
+"""The demo data set: idempotent, so `make run` can load it on every start."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.errors import EmailTaken
+from app.repositories.accounts import AccountRepository
+from app.schemas import ProfileCreate, TitleIn, TitlesUpsert
+from app.services.accounts import AccountService
+from app.services.catalog import ProfileService, TitleService
+
+DEMO_EMAIL = "parent@example.com"
+DEMO_PASSWORD = "demo-password"
+DEMO_PROFILES = [("Mia", True, "Europe/Berlin"), ("Leo", True, "America/New_York"),
+                 ("Parent", False, "UTC")]
+DEMO_TITLES = [("Ocean Explorers", True), ("Numbers in the Wild", True),
+               ("Space Pirates", False), ("Dragon Friends", False), ("Race Day", False),
+               ("The Funny Farm", False)]
+
+
+def demo_title_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"viewing-time-service/demo/{name}")
+
+
+async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository,
+                    profiles: ProfileService, titles: TitleService) -> dict[str, object]:
+    try:
+        await accounts.register(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+    except EmailTaken:
+        pass
+    account = await account_repo.get_by_email(DEMO_EMAIL)
+    assert account is not None
+    existing = {p.name for p in await profiles.list(account.id)}
+    for name, is_kids, zone in DEMO_PROFILES:
+        if name not in existing:
+            await profiles.create(account.id, ProfileCreate(name=name, is_kids=is_kids, timezone=zone))
+    await titles.upsert(TitlesUpsert(titles=[
+        TitleIn(id=demo_title_id(name), title=name, is_educational=edu) for name, edu in DEMO_TITLES
+    ]))
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD,
+            "profiles": await profiles.list(account.id),
+            "titles": {name: demo_title_id(name) for name, _ in DEMO_TITLES}}

@@ -1,0 +1,71 @@
+"""The viewing day: which day's allowance an instant belongs to, and when it resets.
+
+A profile's viewing day for instant t is t's local date in the profile's zone, or the day
+before when the local hour is earlier than `reset_hour`. All arithmetic is on aware datetimes
+through zoneinfo, so days stay right across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class DayRule:
+    zone: ZoneInfo
+    reset_hour: int
+
+    def day_of(self, instant: datetime) -> date:
+        local = instant.astimezone(self.zone)
+        return local.date() - timedelta(days=1) if local.hour < self.reset_hour else local.date()
+
+    def start_of(self, day: date) -> datetime:
+        """The first instant of viewing day `day`, in UTC.
+
+        In a spring-forward gap (local reset_hour:00 does not exist) zoneinfo reads the wall
+        time with the pre-transition offset, which lands on the first instant whose local hour
+        is past the reset hour: exactly when the day changes. In a fall-back fold, fold=0 picks
+        the first occurrence.
+        """
+        return datetime.combine(day, time(self.reset_hour), tzinfo=self.zone).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DayInfo:
+    day: date
+    limit_minutes: int | None
+    next_reset_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """A child profile's limits. A reset-hour or zone change keeps the previous rule until
+    `effective_from` (the next reset under it), so the current viewing day never moves."""
+
+    weekday_limit_minutes: int | None
+    weekend_limit_minutes: int | None
+    educational_exempt: bool
+    rule: DayRule
+    previous_rule: DayRule | None = None
+    effective_from: datetime | None = None
+
+    def rule_at(self, instant: datetime) -> DayRule:
+        if self.previous_rule is not None and self.effective_from is not None \
+                and instant < self.effective_from:
+            return self.previous_rule
+        return self.rule
+
+    def limit_for(self, day: date) -> int | None:
+        return self.weekend_limit_minutes if day.weekday() >= 5 else self.weekday_limit_minutes
+
+    def day_at(self, instant: datetime) -> DayInfo:
+        rule = self.rule_at(instant)
+        day = rule.day_of(instant)
+        if rule is self.previous_rule:
+            assert self.effective_from is not None
+            next_reset = self.effective_from
+        else:
+            next_reset = rule.start_of(day + timedelta(days=1))
+        return DayInfo(day=day, limit_minutes=self.limit_for(day), next_reset_at=next_reset)

@@ -1,0 +1,217 @@
+"""Heartbeats, session ends, balances and eligibility: the rules of accounting.md.
+
+The charge itself is computed inside one SQL statement (see app/repositories/heartbeats.py);
+this module decides the viewing day and limit, checks ownership against cached immutable facts,
+turns outcomes into enforcement states, and fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from app.errors import (
+    DomainError,
+    EnforcementUnavailable,
+    ProfileNotFound,
+    SessionEnded,
+    SessionNotFound,
+    SessionTitleMismatch,
+    TitleNotFound,
+)
+from app.repositories.heartbeats import Balance, BeatOutcome, HeartbeatRepository
+from app.schemas import (
+    BalanceOut,
+    EligibilityOut,
+    Enforcement,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    SessionEndOut,
+)
+from app.services.clock import SystemClock
+from app.services.config_cache import ConfigProvider, ProfileFacts
+from app.services.metrics import MetricsCollector
+from app.services.viewing_day import DayInfo
+
+log = logging.getLogger(__name__)
+
+WARNING_MINUTES = (15, 5)
+OPEN_RETRIES = 3  # racing first beats of one profile: the loser retries and ends the winner
+
+
+def minutes(seconds: Decimal | int) -> float:
+    return round(float(seconds) / 60, 2)
+
+
+def remaining_seconds(limit_minutes: int | None, balance: Balance) -> Decimal | None:
+    """Seconds left today; None when unlimited (no limit, or the day's unlimited grant)."""
+    if limit_minutes is None or balance.is_unlimited_override:
+        return None
+    return limit_minutes * 60 + balance.granted_seconds - balance.used_seconds
+
+
+def enforcement_for(remaining: Decimal | None) -> Enforcement:
+    if remaining is None:
+        return Enforcement.allowed
+    if remaining <= 0:
+        return Enforcement.blocked
+    if remaining <= WARNING_MINUTES[1] * 60:
+        return Enforcement.warning_5
+    if remaining <= WARNING_MINUTES[0] * 60:
+        return Enforcement.warning_15
+    return Enforcement.allowed
+
+
+def shown_remaining(remaining: Decimal | None) -> float | None:
+    return None if remaining is None else minutes(max(remaining, Decimal(0)))
+
+
+class ViewingTimeService:
+    def __init__(self, *, heartbeats: HeartbeatRepository, configs: ConfigProvider,
+                 clock: SystemClock, metrics: MetricsCollector) -> None:
+        self._heartbeats = heartbeats
+        self._configs = configs
+        self._clock = clock
+        self._metrics = metrics
+
+    async def _facts(self, profile_id: uuid.UUID, account_id: uuid.UUID) -> ProfileFacts:
+        facts = await self._configs.get_owned(profile_id, account_id)
+        if facts is None:
+            raise ProfileNotFound()
+        return facts
+
+    def _today(self, facts: ProfileFacts, now: datetime) -> DayInfo | None:
+        return facts.limits.day_at(now) if facts.limits is not None else None
+
+    async def heartbeat(self, account_id: uuid.UUID, beat: HeartbeatRequest) -> HeartbeatResponse:
+        started = time.perf_counter()
+        try:
+            response, round_trips = await self._heartbeat(account_id, beat)
+        except DomainError:
+            raise
+        except Exception as exc:  # fail closed: never `allowed` when the check did not happen
+            log.warning("heartbeat failed closed: %r", exc)
+            self._metrics.heartbeat_failed()
+            raise EnforcementUnavailable() from exc
+        self._metrics.heartbeat_done(duration_seconds=time.perf_counter() - started,
+                                     round_trips=round_trips,
+                                     enforcement=response.enforcement.value,
+                                     profile_id=beat.profile_id)
+        return response
+
+    async def _heartbeat(self, account_id: uuid.UUID,
+                         beat: HeartbeatRequest) -> tuple[HeartbeatResponse, int]:
+        misses = self._configs.misses
+        facts = await self._facts(beat.profile_id, account_id)
+        now = self._clock.now()
+        today = self._today(facts, now)
+        limit_minutes = today.limit_minutes if today else None
+        exempt = facts.limits.educational_exempt if facts.limits else False
+        common = dict(profile_id=beat.profile_id, title_id=beat.title_id, now=now,
+                      is_paused=beat.is_paused, day=today.day if today else now.date(),
+                      limit_seconds=None if limit_minutes is None else limit_minutes * 60,
+                      educational_exempt=exempt, is_kids=facts.is_kids)
+        statements = 1
+        if beat.session_id is None:
+            session_id = uuid.uuid4()
+            for attempt in range(OPEN_RETRIES):
+                try:
+                    outcome = await self._heartbeats.open_session(
+                        session_id=session_id, account_id=account_id, device_id=beat.device_id,
+                        device_type=beat.device_type.value, **common)
+                    break
+                except asyncpg.UniqueViolationError:
+                    if attempt == OPEN_RETRIES - 1:
+                        raise
+                    statements += 1
+            if not outcome.found:
+                raise TitleNotFound()
+        else:
+            session_id = beat.session_id
+            outcome = await self._heartbeats.continue_session(session_id=session_id, **common)
+            self._raise_for(outcome)
+        statements += self._configs.misses - misses
+        return self._respond(session_id, facts, limit_minutes, outcome), statements
+
+    @staticmethod
+    def _raise_for(outcome: BeatOutcome) -> None:
+        if not outcome.found:
+            raise SessionNotFound()
+        if outcome.ended:
+            raise SessionEnded()
+        if outcome.title_mismatch:
+            raise SessionTitleMismatch()
+
+    @staticmethod
+    def _respond(session_id: uuid.UUID, facts: ProfileFacts, limit_minutes: int | None,
+                 outcome: BeatOutcome) -> HeartbeatResponse:
+        balance = outcome.balance
+        remaining = remaining_seconds(limit_minutes, balance) if facts.is_kids else None
+        exempt_session = outcome.is_educational and facts.limits is not None \
+            and facts.limits.educational_exempt
+        # An exempt educational title is never counted against the limit, so it is never
+        # stopped by it either; the remaining time is still shown.
+        state = Enforcement.allowed if exempt_session else enforcement_for(remaining)
+        return HeartbeatResponse(session_id=session_id, enforcement=state,
+                                 remaining_minutes=shown_remaining(remaining),
+                                 used_minutes=minutes(balance.used_seconds),
+                                 is_educational=outcome.is_educational)
+
+    async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID) -> SessionEndOut:
+        ended = await self._heartbeats.end_session(session_id=session_id, account_id=account_id,
+                                                   now=self._clock.now())
+        if ended is None:
+            raise SessionNotFound()
+        return SessionEndOut(session_id=ended.session_id, total_seconds=float(ended.total_seconds),
+                             ended_at=ended.ended_at)
+
+    async def _child_balance(self, facts: ProfileFacts) -> tuple[DayInfo, Balance]:
+        today = self._today(facts, self._clock.now())
+        assert today is not None
+        return today, await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
+
+    async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> BalanceOut:
+        facts = await self._facts(profile_id, account_id)
+        if not facts.is_kids:
+            return BalanceOut(profile_id=profile_id, is_child_profile=False, has_limits=False,
+                              used_minutes=0, educational_minutes=0, limit_minutes=None,
+                              remaining_minutes=None, is_unlimited_override=False,
+                              next_reset_at=None)
+        today, balance = await self._child_balance(facts)
+        remaining = remaining_seconds(today.limit_minutes, balance)
+        return BalanceOut(profile_id=profile_id, is_child_profile=True,
+                          has_limits=today.limit_minutes is not None,
+                          used_minutes=minutes(balance.used_seconds),
+                          educational_minutes=minutes(balance.educational_seconds),
+                          limit_minutes=today.limit_minutes,
+                          remaining_minutes=shown_remaining(remaining),
+                          is_unlimited_override=balance.is_unlimited_override,
+                          next_reset_at=today.next_reset_at)
+
+    async def playback_eligible(self, account_id: uuid.UUID,
+                                profile_id: uuid.UUID) -> EligibilityOut:
+        try:
+            facts = await self._facts(profile_id, account_id)
+            if not facts.is_kids:
+                return EligibilityOut(eligible=True, remaining_minutes=None, reason=None,
+                                      next_reset_at=None)
+            today, balance = await self._child_balance(facts)
+        except DomainError:
+            raise
+        except Exception as exc:
+            log.warning("eligibility failed closed: %r", exc)
+            raise EnforcementUnavailable(eligibility=True) from exc
+        remaining = remaining_seconds(today.limit_minutes, balance)
+        exhausted = remaining is not None and remaining <= 0
+        return EligibilityOut(eligible=not exhausted, remaining_minutes=shown_remaining(remaining),
+                              reason="viewing_time_exhausted" if exhausted else None,
+                              next_reset_at=today.next_reset_at)
+
+    async def sweep(self) -> int:
+        """Close sessions silent for longer than the stale gap."""
+        return await self._heartbeats.sweep_stale(now=self._clock.now())

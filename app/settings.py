@@ -1,0 +1,88 @@
+"""Typed settings read once from the environment (12-factor); values only, no objects."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Used only when the embedded demo database runs and no JWT_SECRET is given.
+DEMO_JWT_SECRET = "demo-only-secret-not-for-production-use-0123456789"
+
+
+class SettingsError(Exception):
+    """A bad setting, reported as one line at start-up."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_lifetime_seconds: int = Field(3600, ge=60, le=30 * 86400)
+    pin_token_lifetime_seconds: int = Field(300, ge=30, le=3600)
+    heartbeat_interval_seconds: int = Field(30, ge=5, le=300)
+    pause_grace_seconds: int = Field(300, ge=0, le=3600)
+    stale_gap_seconds: int = Field(300, ge=30, le=3600)
+    sweep_interval_seconds: float = Field(60, gt=0, le=3600)
+    config_cache_ttl_seconds: float = Field(60, gt=0, le=3600)
+    config_cache_max_size: int = Field(10_000, ge=1, le=10_000_000)
+    hasher_threads: int = Field(1, ge=1, le=64)
+    bcrypt_rounds: int = Field(12, ge=4, le=16)
+    db_pool_size: int = Field(10, ge=1, le=500)
+    db_acquire_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    db_retry_interval_seconds: float = Field(2.0, gt=0, le=300)
+    log_level: str = "INFO"
+    cors_origins: str = ""
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_postgres_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError("must be a postgresql://user:password@host:port/dbname URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_is_strong(self) -> "Settings":
+        if self.jwt_secret is None:
+            if not self.demo_mode:
+                raise ValueError("JWT_SECRET is required outside the embedded demo")
+        elif self.jwt_algorithm.startswith("HS") and len(self.jwt_secret.encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes")
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        return self.jwt_secret or DEMO_JWT_SECRET
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; raise SettingsError with one readable line on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'_'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None

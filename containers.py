@@ -1,0 +1,100 @@
+"""The composition root: the only place engines, pools, caches and services are built."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.auth import BearerBackend
+from app.database import asyncpg_dsn, init_engine, init_hot_pool
+from app.migrations import head_revision
+from app.repositories.accounts import AccountRepository
+from app.repositories.health import HealthRepository
+from app.repositories.heartbeats import HeartbeatRepository
+from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRepository
+from app.repositories.profiles import ProfileRepository
+from app.repositories.titles import TitleRepository
+from app.services.accounts import AccountService
+from app.services.catalog import ProfileService, TitleService
+from app.services.clock import SystemClock
+from app.services.config_cache import ConfigProvider
+from app.services.hasher import init_hasher
+from app.services.health import HealthService
+from app.services.metrics import MetricsCollector
+from app.services.tokens import TokenService
+from app.services.viewing_time import ViewingTimeService
+from app.settings import Settings, load_settings
+
+
+async def init_config_listener(settings: Settings, configs: ConfigProvider):  # type: ignore[no-untyped-def]
+    """Cross-replica cache invalidation: LISTEN for config changes for the app's lifetime."""
+    listener = ConfigChangeListener(asyncpg_dsn(settings.database_url or ""),
+                                    on_change=configs.invalidate, on_reconnect=configs.clear,
+                                    retry_seconds=settings.db_retry_interval_seconds)
+    listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+class Container(containers.DeclarativeContainer):
+    wiring_config = containers.WiringConfiguration(packages=["app.endpoints"])
+
+    settings = providers.Singleton(load_settings)
+    clock = providers.Singleton(SystemClock)
+    metrics = providers.Singleton(MetricsCollector)
+
+    # Resources: opened by the app's lifespan, closed on shutdown.
+    engine = providers.Resource(init_engine, settings)
+    hot_pool = providers.Resource(init_hot_pool, settings)
+    hasher = providers.Resource(init_hasher, settings)
+
+    session_factory = providers.Singleton(async_sessionmaker, engine, expire_on_commit=False)
+    tokens = providers.Singleton(TokenService, settings, clock)
+    auth_backend = providers.Singleton(BearerBackend, tokens)
+
+    # Repositories: all the SQL.
+    accounts = providers.Factory(AccountRepository, session_factory)
+    profiles = providers.Factory(ProfileRepository, session_factory)
+    titles = providers.Factory(TitleRepository, session_factory)
+    health_repository = providers.Factory(HealthRepository, engine)
+    profile_facts = providers.Singleton(ProfileFactsRepository, hot_pool)
+    heartbeats = providers.Factory(
+        HeartbeatRepository,
+        hot_pool,
+        interval=providers.Factory(_seconds, settings.provided.heartbeat_interval_seconds),
+        pause_grace=providers.Factory(_seconds, settings.provided.pause_grace_seconds),
+        stale_gap=providers.Factory(_seconds, settings.provided.stale_gap_seconds),
+    )
+
+    config_provider = providers.Singleton(
+        ConfigProvider,
+        load=profile_facts.provided.load,
+        publish=profile_facts.provided.publish_change,
+        ttl_seconds=settings.provided.config_cache_ttl_seconds,
+        max_size=settings.provided.config_cache_max_size,
+    )
+    config_listener = providers.Resource(init_config_listener, settings, config_provider)
+
+    # Services: the rules.
+    account_service = providers.Singleton(
+        AccountService, accounts=accounts, hasher=hasher, tokens=tokens, clock=clock
+    )
+    profile_service = providers.Singleton(
+        ProfileService, profiles=profiles, configs=config_provider, clock=clock
+    )
+    title_service = providers.Singleton(TitleService, titles=titles)
+    viewing_time = providers.Singleton(
+        ViewingTimeService, heartbeats=heartbeats, configs=config_provider, clock=clock,
+        metrics=metrics,
+    )
+    health = providers.Singleton(
+        HealthService, health=health_repository, head_revision=providers.Callable(head_revision)
+    )
