@@ -1,0 +1,50 @@
+"""A real PostgreSQL per test run: DATABASE_URL's server, else the embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from app.database import asyncpg_dsn
+
+TABLES = "accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, time_grants"
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from app import embedded_db
+
+    return embedded_db.start("test")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_database(server: str) -> tuple[str, str]:
+    name = f"vts_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    return name, with_database(server, name)
+
+
+def drop_database(server: str, name: str) -> None:
+    asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def truncate_all(url: str) -> None:
+    await _admin(url, f"TRUNCATE {TABLES} CASCADE")
