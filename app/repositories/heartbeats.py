@@ -216,6 +216,10 @@ WHERE ended_at IS NULL AND last_heartbeat_at < $1
 """
 
 
+def _lock_key(profile_id: uuid.UUID) -> int:
+    return int.from_bytes(profile_id.bytes[:8], "big", signed=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     used_seconds: Decimal
@@ -285,15 +289,20 @@ class HeartbeatRepository:
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
-                           is_kids: bool) -> BeatOutcome:
+                           is_kids: bool, serialized: bool = False) -> BeatOutcome:
         """Raises asyncpg.UniqueViolationError when a concurrent first beat of the same profile
-        won the race for the one open session; the caller retries (the retry ends that one)."""
+        won the race for the one open session. The caller then retries `serialized`: under a
+        per-profile advisory lock, so racing devices take turns and each retry's fresh snapshot
+        sees (and ends) the session that won."""
+        args = (session_id, profile_id, account_id, title_id, now, is_paused, day, limit_seconds,
+                educational_exempt, self._interval, device_id, device_type, is_kids)
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                OPEN_SESSION, session_id, profile_id, account_id, title_id, now, is_paused, day,
-                limit_seconds, educational_exempt, self._interval, device_id, device_type,
-                is_kids,
-            )
+            if serialized:
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(profile_id))
+                    row = await conn.fetchrow(OPEN_SESSION, *args)
+            else:
+                row = await conn.fetchrow(OPEN_SESSION, *args)
         if row is None:
             return BeatOutcome(found=False)
         return BeatOutcome(found=True, is_educational=row["is_educational"],

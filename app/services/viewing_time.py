@@ -41,7 +41,7 @@ from app.services.viewing_day import DayInfo
 log = logging.getLogger(__name__)
 
 WARNING_MINUTES = (15, 5)
-OPEN_RETRIES = 3  # racing first beats of one profile: the loser retries and ends the winner
+OPEN_RETRIES = 10  # racing first beats of one profile: losers retry in turn, ending the winner
 
 
 def minutes(seconds: Decimal | int) -> float:
@@ -123,12 +123,12 @@ class ViewingTimeService:
                 try:
                     outcome = await self._heartbeats.open_session(
                         session_id=session_id, account_id=account_id, device_id=beat.device_id,
-                        device_type=beat.device_type.value, **common)
+                        device_type=beat.device_type.value, serialized=attempt > 0, **common)
                     break
                 except asyncpg.UniqueViolationError:
                     if attempt == OPEN_RETRIES - 1:
                         raise
-                    statements += 1
+                    statements += 4  # the retry: BEGIN, lock, statement, COMMIT
             if not outcome.found:
                 raise TitleNotFound()
         else:

@@ -20,6 +20,10 @@ class Parent:
     email: str
     headers: dict[str, str]
 
+    async def login(self) -> None:
+        """Fresh token (after the frozen clock jumped past the old one's expiry)."""
+        self.headers = await _login(self.client, self.email)
+
     async def child(self, name: str = "Kid", timezone: str = "UTC") -> str:
         r = await self.client.post(f"{API}/profiles", headers=self.headers,
                                    json={"name": name, "is_kids": True, "timezone": timezone})
@@ -56,10 +60,13 @@ async def signed_up(client: httpx.AsyncClient, email: str) -> Parent:
     r = await client.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD})
     assert r.status_code == 201, r.text
     account_id = r.json()["id"]
+    return Parent(client, account_id, email, await _login(client, email))
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     r = await client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
     assert r.status_code == 200, r.text
-    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    return Parent(client, account_id, email, headers)
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 async def make_admin(container: Container, parent: Parent) -> None:
