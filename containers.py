@@ -12,7 +12,7 @@ from app.database import asyncpg_dsn, init_engine, init_hot_pool
 from app.migrations import head_revision
 from app.repositories.accounts import AccountRepository
 from app.repositories.health import HealthRepository
-from app.repositories.heartbeats import HeartbeatRepository
+from app.repositories.heartbeats import HeartbeatRepository, prepare_hot_statements
 from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRepository
 from app.repositories.profiles import ProfileRepository
 from app.repositories.titles import TitleRepository
@@ -53,7 +53,7 @@ class Container(containers.DeclarativeContainer):
 
     # Resources: opened by the app's lifespan, closed on shutdown.
     engine = providers.Resource(init_engine, settings)
-    hot_pool = providers.Resource(init_hot_pool, settings)
+    hot_pool = providers.Resource(init_hot_pool, settings, prepare=prepare_hot_statements)
     hasher = providers.Resource(init_hasher, settings)
 
     session_factory = providers.Singleton(async_sessionmaker, engine, expire_on_commit=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +15,7 @@ from app.errors import DatabaseUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+Prepare = Callable[[asyncpg.Connection], Awaitable[None]]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,8 +63,9 @@ class HotPool:
     """The raw asyncpg pool the heartbeat uses; opened (and pre-warmed) in the background so
     the process answers /healthz while the database is down, and retried until it is up."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, prepare: Prepare | None = None) -> None:
         self._settings = settings
+        self._prepare = prepare
         self._pool: asyncpg.Pool | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -83,6 +85,7 @@ class HotPool:
             max_size=s.db_pool_size,
             command_timeout=s.db_statement_timeout_seconds,
             reset=_no_reset,
+            init=self._prepare,
             timeout=5,
         )
         self.ready.set()
@@ -111,8 +114,9 @@ class HotPool:
             await asyncio.wait_for(self._pool.close(), timeout=10)
 
 
-async def init_hot_pool(settings: Settings) -> AsyncIterator[HotPool]:
-    hot = HotPool(settings)
+async def init_hot_pool(settings: Settings, *,
+                        prepare: Prepare | None = None) -> AsyncIterator[HotPool]:
+    hot = HotPool(settings, prepare=prepare)
     await hot.start()
     try:
         yield hot

@@ -10,6 +10,7 @@ re-reads a row locked FOR UPDATE after the wait), so it charges nothing.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +19,7 @@ from decimal import Decimal
 import asyncpg
 
 from app.database import HotPool
+from app.repositories.profile_facts import LOAD_FACTS
 
 # Continuing session. $1 session, $2 profile, $3 title, $4 now, $5 is_paused, $6 viewing day,
 # $7 limit seconds (NULL = unlimited), $8 educational exempt, $9 interval, $10 pause grace,
@@ -214,6 +216,21 @@ UPDATE viewing_sessions
 SET ended_at = coalesce(greatest(counted_until, last_heartbeat_at), last_heartbeat_at)
 WHERE ended_at IS NULL AND last_heartbeat_at < $1
 """
+
+
+HOT_STATEMENTS = (CONTINUE_SESSION, OPEN_SESSION, END_SESSION, READ_BALANCE)
+
+
+def _parameter_count(sql: str) -> int:
+    return max(int(n) for n in re.findall(r"\$(\d+)", sql))
+
+
+async def prepare_hot_statements(conn: asyncpg.Connection) -> None:
+    """Run each hot statement once with NULL parameters (matches no row, changes nothing) on a
+    new pool connection, so asyncpg has it prepared and cached before the first heartbeat:
+    otherwise the first use on each connection pays an extra Parse/Describe round trip."""
+    for sql in (*HOT_STATEMENTS, LOAD_FACTS):
+        await conn.fetchrow(sql, *([None] * _parameter_count(sql)))
 
 
 def _lock_key(profile_id: uuid.UUID) -> int:

@@ -1,0 +1,81 @@
+"""With the database unreachable, children are blocked (503), never allowed; it recovers alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.support import api
+from tests.support.api import API
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_heartbeat_and_eligibility_fail_closed_then_recover(proxied, clock):
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "down@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+    first = await parent.beat(kid, titles.cartoon)
+    session = first.json()["session_id"]
+
+    await proxy.down()
+    clock.advance(30)
+    r = await parent.beat(kid, titles.cartoon, session)
+    assert r.status_code == 503
+    body = r.json()
+    assert body["enforcement"] == "blocked" and body["reason"] == "enforcement_unavailable"
+    assert isinstance(body["detail"], str)
+
+    r = await client.get(f"{API}/viewing-time/playback-eligible/{kid}", headers=parent.headers)
+    assert r.status_code == 503
+    assert r.json()["eligible"] is False and r.json()["reason"] == "enforcement_unavailable"
+
+    r = await client.get("/readyz")
+    assert r.status_code == 503
+    assert (await client.get("/healthz")).status_code == 200
+
+    r = await client.get(f"{API}/profiles", headers=parent.headers)
+    assert r.status_code == 503 and "detail" in r.json()
+
+    await proxy.up()
+    for _ in range(50):  # the pools reconnect by themselves
+        r = await parent.beat(kid, titles.cartoon, session)
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert r.status_code == 200
+    assert r.json()["used_minutes"] == 1.0  # nothing charged while down, nothing lost
+    assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_service_starts_and_stays_live_while_the_database_is_down(database_url, clock):
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from app.main import create_app
+    from containers import Container
+    from tests.conftest import make_settings
+    from tests.support.pgproxy import RoundTripProxy
+
+    proxy = RoundTripProxy(database_url)
+    await proxy.up()
+    url = proxy.url
+    await proxy.down()
+    container = Container()
+    container.settings.override(make_settings(url))
+    app = create_app(container)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            assert (await client.get("/readyz")).status_code == 503
+            await proxy.up()
+            for _ in range(50):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/readyz")).status_code == 200
+    container.unwire()
+    await proxy.close()

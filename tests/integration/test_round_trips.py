@@ -1,0 +1,39 @@
+"""Database round trips per heartbeat, counted on the wire (see tests/support/pgproxy.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import api
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_continuing_heartbeat_is_one_round_trip_and_first_beat_two(proxied, clock):
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "rt@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+
+    before = proxy.round_trips
+    first = await parent.beat(kid, titles.cartoon)  # config cache cold
+    assert first.status_code == 200
+    assert proxy.round_trips - before == 2  # load the profile's facts + open the session
+
+    session = first.json()["session_id"]
+    for _ in range(3):  # statement now prepared on this connection
+        clock.advance(30)
+        await parent.beat(kid, titles.cartoon, session)
+
+    for _ in range(5):
+        clock.advance(30)
+        before = proxy.round_trips
+        r = await parent.beat(kid, titles.cartoon, session)
+        assert r.status_code == 200
+        assert proxy.round_trips - before == 1
+
+    clock.advance(30)
+    before = proxy.round_trips
+    switched = await parent.beat(kid, titles.cartoon, device_id="tablet")  # warm cache
+    assert switched.status_code == 200
+    assert proxy.round_trips - before <= 2
