@@ -16,10 +16,11 @@ from app.auth import on_auth_error
 from app.http_errors import EXCEPTION_HANDLERS
 from app.middleware import BodySizeLimit, SecurityHeaders
 from app.openapi import build_openapi
-from app.routes import ENDPOINTS, routes
+from app.routes import ENDPOINTS, TITLES_UPSERT_PATH, routes
 from containers import Container
 
 log = logging.getLogger(__name__)
+BULK_BODY_BYTES = 2 * 1024 * 1024  # 10,000 titles of up to ~200 bytes each
 
 
 async def _sweep_periodically(container: Container) -> None:
@@ -53,7 +54,8 @@ def create_app(container: Container | None = None) -> Starlette:
 
     middleware = [
         Middleware(SecurityHeaders),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                   overrides={TITLES_UPSERT_PATH: BULK_BODY_BYTES}),
     ]
     if settings.cors_origin_list:
         middleware.append(Middleware(

@@ -12,6 +12,7 @@ from app import schemas as s
 from app.endpoints import accounts, catalog, operations, viewing_time
 
 API = "/api/v1"
+TITLES_UPSERT_PATH = f"{API}/admin/titles"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ ENDPOINTS: list[Endpoint] = [
              s.ProfileCreate, s.ProfileOut, 201, errors=(422,)),
     Endpoint("DELETE", f"{API}/profiles/{{profile_id}}", catalog.delete_profile,
              "Delete a profile and all its viewing data", status=204, errors=(404,)),
-    Endpoint("PUT", f"{API}/admin/titles", catalog.upsert_titles,
+    Endpoint("PUT", TITLES_UPSERT_PATH, catalog.upsert_titles,
              "Upsert up to 10,000 titles (admin)", s.TitlesUpsert, s.UpsertedOut,
              errors=(403, 422)),
     Endpoint("GET", f"{API}/titles/{{title_id}}", catalog.get_title, "One title",
