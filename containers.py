@@ -30,7 +30,9 @@ from app.settings import Settings, load_settings
 
 async def init_config_listener(settings: Settings, configs: ConfigProvider):  # type: ignore[no-untyped-def]
     """Cross-replica cache invalidation: LISTEN for config changes for the app's lifetime."""
-    listener = ConfigChangeListener(asyncpg_dsn(settings.database_url or ""),
+    # LISTEN holds a session, so behind a transaction-mode pooler it connects around it.
+    listen_url = settings.database_listen_url or settings.database_url or ""
+    listener = ConfigChangeListener(asyncpg_dsn(listen_url),
                                     on_change=configs.invalidate, on_reconnect=configs.clear,
                                     retry_seconds=settings.db_retry_interval_seconds)
     listener.start()

@@ -121,9 +121,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _exit_normally_on_sigterm()
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, factory=False,
-                log_level=settings.log_level.lower(), server_header=False, access_log=False,
-                timeout_graceful_shutdown=20)
+    options: dict[str, Any] = dict(
+        host=host, port=port, workers=workers, factory=False,
+        log_level=settings.log_level.lower(), server_header=False, access_log=False,
+        timeout_graceful_shutdown=20)
+    if workers > 1:  # uvicorn's supervisor runs plain servers: no drain period (deploy/README.md)
+        uvicorn.run("app.asgi:app", **options)
+        return
+    from app.shutdown import serve
+
+    serve(uvicorn.Config("app.asgi:app", **options), drain_seconds=settings.shutdown_drain_seconds)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -41,7 +41,10 @@ async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         max_overflow=0,
         pool_timeout=settings.db_acquire_timeout_seconds,
         pool_pre_ping=False,  # a dead connection fails the request (503) and is replaced
-        connect_args={"command_timeout": settings.db_statement_timeout_seconds, "timeout": 5},
+        connect_args={"command_timeout": settings.db_statement_timeout_seconds, "timeout": 5,
+                      # both caches off (0) behind a transaction-mode pooler: deploy/README.md
+                      "statement_cache_size": settings.db_statement_cache_size,
+                      "prepared_statement_cache_size": settings.db_statement_cache_size},
     )
     try:
         yield engine
@@ -84,6 +87,7 @@ class HotPool:
             min_size=s.db_pool_size,  # pre-warmed: the first request opens no connection
             max_size=s.db_pool_size,
             command_timeout=s.db_statement_timeout_seconds,
+            statement_cache_size=s.db_statement_cache_size,
             reset=_no_reset,
             init=self._prepare,
             timeout=5,
