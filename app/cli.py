@@ -160,9 +160,17 @@ def _positive(value: str) -> int:
     return number
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A bad argument is one line on stderr (and --help still shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m app", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = OneLineErrors(prog="python -m app", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=OneLineErrors)
     for name, fn, help_ in [("serve", cmd_serve, "serve the API"),
                             ("demo", cmd_demo, "migrate, load the demo data and serve (make run)")]:
         s = sub.add_parser(name, help=help_, description=help_)

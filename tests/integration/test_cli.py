@@ -1,0 +1,85 @@
+"""`python -m app …` as an operator runs it (real processes, real database)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from app.database import asyncpg_dsn
+from tests.conftest import JWT_SECRET
+
+
+def run(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET")}
+    environment.update(env)
+    if database_url:
+        environment["DATABASE_URL"] = database_url
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
+                          env=environment, timeout=120, stdin=subprocess.DEVNULL)
+
+
+async def _fetch(url: str, sql: str):
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()
+
+
+def test_every_subcommand_has_help():
+    for command in ("serve", "demo", "migrate", "create-admin", "seed-demo", "sweep"):
+        result = run(command, "--help")
+        assert result.returncode == 0, (command, result.stderr)
+        assert "usage:" in result.stdout
+
+
+def test_bad_argument_is_a_one_line_error():
+    result = run("serve", "--port", "99999")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--port" in result.stderr
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"JWT_SECRET": "short"}, "JWT_SECRET must be at least 32 bytes"),
+    ({"JWT_SECRET": JWT_SECRET, "HEARTBEAT_INTERVAL_SECONDS": "abc"}, "HEARTBEAT_INTERVAL_SECONDS"),
+    ({}, "JWT_SECRET is required"),
+])
+def test_bad_settings_refuse_to_start_with_one_line(database_url, env, message):
+    result = run("sweep", database_url=database_url, **env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.anyio
+async def test_migrate_seed_demo_create_admin_and_sweep(database_url):
+    env = {"JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4"}
+    assert run("migrate", database_url=database_url, **env).returncode == 0
+    for _ in range(2):  # idempotent
+        result = run("seed-demo", database_url=database_url, **env)
+        assert result.returncode == 0, result.stderr
+        assert "parent@example.com / demo-password" in result.stdout
+    profiles = await _fetch(database_url, "SELECT name, is_kids FROM profiles ORDER BY name")
+    assert [(p["name"], p["is_kids"]) for p in profiles] == [
+        ("Leo", True), ("Mia", True), ("Parent", False)]
+    titles = await _fetch(database_url, "SELECT count(*) AS n, count(*) FILTER "
+                                        "(WHERE is_educational) AS edu FROM titles")
+    assert (titles[0]["n"], titles[0]["edu"]) >= (6, 2)
+
+    result = run("create-admin", "Boss@Example.com", database_url=database_url,
+                 ADMIN_PASSWORD="admin-password-1", **env)
+    assert result.returncode == 0 and "created admin boss@example.com" in result.stdout
+    result = run("create-admin", "parent@example.com", database_url=database_url, **env)
+    assert result.returncode == 0 and "promoted admin parent@example.com" in result.stdout
+    admins = await _fetch(database_url, "SELECT email FROM accounts WHERE is_admin ORDER BY email")
+    assert [a["email"] for a in admins] == ["boss@example.com", "parent@example.com"]
+
+    result = run("create-admin", "new@example.com", database_url=database_url, **env)
+    assert result.returncode == 2 and "ADMIN_PASSWORD" in result.stderr
+
+    result = run("sweep", database_url=database_url, **env)
+    assert result.returncode == 0 and result.stdout.startswith("closed ")
