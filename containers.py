@@ -11,19 +11,27 @@ from app.auth import BearerBackend
 from app.database import asyncpg_dsn, init_engine, init_hot_pool
 from app.migrations import head_revision
 from app.repositories.accounts import AccountRepository
+from app.repositories.grants import GrantRepository
 from app.repositories.health import HealthRepository
 from app.repositories.heartbeats import HeartbeatRepository, prepare_hot_statements
+from app.repositories.pins import PinRepository
 from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRepository
 from app.repositories.profiles import ProfileRepository
+from app.repositories.reports import ReportRepository
 from app.repositories.titles import TitleRepository
+from app.repositories.viewing_configs import ViewingConfigRepository
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
 from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
+from app.services.grants import GrantService
 from app.services.hasher import init_hasher
 from app.services.health import HealthService
 from app.services.metrics import MetricsCollector
+from app.services.pins import PinService
+from app.services.reports import ReportService
 from app.services.tokens import TokenService
+from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
 from app.settings import Settings, load_settings
 
@@ -66,6 +74,10 @@ class Container(containers.DeclarativeContainer):
     accounts = providers.Factory(AccountRepository, session_factory)
     profiles = providers.Factory(ProfileRepository, session_factory)
     titles = providers.Factory(TitleRepository, session_factory)
+    pins = providers.Factory(PinRepository, session_factory)
+    viewing_configs = providers.Factory(ViewingConfigRepository, session_factory)
+    grants = providers.Factory(GrantRepository, session_factory)
+    reports = providers.Factory(ReportRepository, session_factory)
     health_repository = providers.Factory(HealthRepository, engine)
     profile_facts = providers.Singleton(ProfileFactsRepository, hot_pool)
     heartbeats = providers.Factory(
@@ -99,4 +111,17 @@ class Container(containers.DeclarativeContainer):
     )
     health = providers.Singleton(
         HealthService, health=health_repository, head_revision=providers.Callable(head_revision)
+    )
+    # Parental controls.
+    pin_service = providers.Singleton(PinService, pins=pins, hasher=hasher, tokens=tokens,
+                                      clock=clock)
+    viewing_config_service = providers.Singleton(
+        ViewingConfigService, configs=viewing_configs, provider=config_provider,
+        pins=pin_service, clock=clock,
+    )
+    grant_service = providers.Singleton(
+        GrantService, grants=grants, configs=config_provider, pins=pin_service, clock=clock
+    )
+    report_service = providers.Singleton(
+        ReportService, reports=reports, configs=config_provider, clock=clock, metrics=metrics
     )

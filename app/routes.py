@@ -9,9 +9,10 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from app import schemas as s
-from app.endpoints import accounts, catalog, operations, viewing_time
+from app.endpoints import accounts, catalog, operations, parental, viewing_time
 
 API = "/api/v1"
+PC = f"{API}/parental-controls"
 TITLES_UPSERT_PATH = f"{API}/admin/titles"
 
 
@@ -58,6 +59,35 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", f"{API}/viewing-time/playback-eligible/{{profile_id}}",
              viewing_time.playback_eligible, "May playback start?", response=s.EligibilityOut,
              errors=(404, 503)),
+    Endpoint("GET", f"{PC}/pin/status", parental.pin_status, "Is a PIN set, is it locked?",
+             response=s.PinStatusOut),
+    Endpoint("POST", f"{PC}/pin", parental.set_pin,
+             "Set the PIN (current_pin required once one exists)", s.PinSet, s.DetailOut,
+             errors=(400, 403)),
+    Endpoint("POST", f"{PC}/pin/verify", parental.verify_pin,
+             "Check the PIN; answers a 5-minute pin_token", s.PinVerify, s.PinVerifiedOut,
+             errors=(400, 403)),
+    Endpoint("POST", f"{PC}/pin/reset", parental.reset_pin,
+             "Forgotten PIN: set a new one with the account password (clears the lockout)",
+             s.PinReset, s.DetailOut),
+    Endpoint("GET", f"{PC}/profiles/{{profile_id}}/viewing-time", parental.get_config,
+             "A child profile's viewing-time config", response=s.ViewingTimeConfigOut,
+             errors=(404,)),
+    Endpoint("PUT", f"{PC}/profiles/{{profile_id}}/viewing-time", parental.update_config,
+             "Change a child's config (only the fields given; pin_token for reset_hour and "
+             "educational_exempt)", s.ViewingTimeConfigUpdate, s.ViewingTimeConfigOut,
+             errors=(403, 404)),
+    Endpoint("POST", f"{PC}/profiles/{{profile_id}}/viewing-time/grant", parental.grant,
+             "Grant extra time for today (remote, or on-device with pin/pin_token)",
+             s.GrantRequest, s.GrantOut, errors=(400, 403, 404)),
+    Endpoint("GET", f"{PC}/profiles/{{profile_id}}/grants", parental.list_grants,
+             "A child's grants, newest first", response=s.GrantRecordOut, many=True,
+             errors=(404,)),
+    Endpoint("GET", f"{PC}/profiles/{{profile_id}}/history", parental.history,
+             "Viewing history by viewing day (?from_date&to_date, at most 90 days)",
+             response=s.ViewingHistoryOut, errors=(404, 422)),
+    Endpoint("GET", f"{PC}/weekly-report", parental.weekly_report,
+             "The last 7 viewing days of every child profile", response=s.WeeklyReportOut),
     Endpoint("GET", "/healthz", operations.healthz, "Process alive", auth=False),
     Endpoint("GET", "/readyz", operations.readyz, "Database reachable and migrated",
              auth=False, errors=(503,)),

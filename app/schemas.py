@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -175,4 +175,180 @@ class EligibilityOut(Out):
     remaining_minutes: float | None
     reason: str | None
     next_reset_at: datetime | None
+
+
+# --- parental controls ------------------------------------------------------------------------
+
+def _limit_minutes(value: int) -> int:
+    if not 15 <= value <= 480:
+        raise ValueError("must be between 15 and 480 (or null for unlimited)")
+    if value % 15:
+        raise ValueError("must be a multiple of 15")
+    return value
+
+
+def _reset_hour(value: int) -> int:
+    if not 0 <= value <= 23:
+        raise ValueError("must be an hour from 0 to 23")
+    return value
+
+
+def _grant_minutes(value: int) -> int:
+    if value not in (15, 30, 60):
+        raise ValueError("must be 15, 30, 60 or null (unlimited for the rest of the day)")
+    return value
+
+
+LimitMinutes = Annotated[int, AfterValidator(_limit_minutes)]
+ResetHour = Annotated[int, AfterValidator(_reset_hour)]
+GrantMinutes = Annotated[int, AfterValidator(_grant_minutes)]
+PinToken = Annotated[str, StringConstraints(max_length=2048)]
+
+
+class PinStatusOut(Out):
+    has_pin: bool
+    locked_until: datetime | None
+
+
+class PinSet(Strict):
+    new_pin: Pin
+    current_pin: Pin | None = None
+
+
+class PinVerify(Strict):
+    pin: Pin
+
+
+class PinReset(Strict):
+    password: Annotated[str, StringConstraints(max_length=256)]
+    new_pin: Pin
+
+
+class PinVerifiedOut(Out):
+    verified: bool = True
+    pin_token: str
+    expires_at: datetime
+
+
+class DetailOut(Out):
+    detail: str
+
+
+class ViewingTimeConfigOut(Out):
+    profile_id: uuid.UUID
+    profile_name: str
+    weekday_limit_minutes: int | None
+    weekend_limit_minutes: int | None
+    reset_hour: int
+    educational_exempt: bool
+    timezone: str
+    updated_at: datetime
+    # Set while a reset_hour/timezone change waits for the next reset (the current day keeps
+    # the old rule); null when the shown values are already in force.
+    effective_from: datetime | None = None
+
+
+class ViewingTimeConfigUpdate(Strict):
+    """Only the fields present change (`model_fields_set`): absent ≠ null. Limits may be null
+    (unlimited); reset_hour, educational_exempt and timezone may not."""
+
+    weekday_limit_minutes: LimitMinutes | None = None
+    weekend_limit_minutes: LimitMinutes | None = None
+    reset_hour: ResetHour = None  # type: ignore[assignment]  # absent is allowed, null is not
+    educational_exempt: bool = None  # type: ignore[assignment]
+    timezone: TimeZoneName = None  # type: ignore[assignment]
+    pin_token: PinToken | None = None
+
+    SENSITIVE: ClassVar[frozenset[str]] = frozenset({"reset_hour", "educational_exempt"})
+
+    def changes(self) -> dict[str, object]:
+        """The config fields the body sets (pin_token is a credential, not a change)."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "pin_token"}
+
+
+class GrantRequest(Strict):
+    minutes: GrantMinutes | None  # required; null = unlimited for the rest of the viewing day
+    pin: Pin | None = None
+    pin_token: PinToken | None = None
+
+
+class GrantOut(Out):
+    granted_minutes: int | None
+    remaining_minutes: float | None
+    is_unlimited_override: bool
+
+
+class GrantRecordOut(Out):
+    id: uuid.UUID
+    granted_minutes: int | None
+    is_remote: bool
+    granted_at: datetime
+    granted_by: uuid.UUID
+
+
+class HistoryQuery(BaseModel):
+    """Query-string dates (YYYY-MM-DD): viewing days of the profile, both ends included."""
+
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+class HistorySessionOut(Out):
+    session_id: uuid.UUID
+    title_id: uuid.UUID
+    title_name: str
+    device_type: str
+    is_educational: bool
+    started_at: datetime
+    ended_at: datetime | None
+    duration_minutes: float
+
+
+class HistoryDayOut(Out):
+    date: date
+    total_minutes: float
+    educational_minutes: float
+    counted_minutes: float
+    sessions: list[HistorySessionOut]
+
+
+class ViewingHistoryOut(Out):
+    profile_id: uuid.UUID
+    from_date: date
+    to_date: date
+    truncated: bool  # more than the 500 newest sessions in the range
+    days: list[HistoryDayOut]
+
+
+class DailyTotalOut(Out):
+    date: date
+    minutes: float
+    counted_minutes: float
+    educational_minutes: float
+    limit_minutes: int | None
+
+
+class TopTitleOut(Out):
+    title_id: uuid.UUID
+    title_name: str
+    total_minutes: float
+
+
+class ProfileReportOut(Out):
+    profile_id: uuid.UUID
+    profile_name: str
+    week_start: date
+    week_end: date
+    daily_totals: list[DailyTotalOut]
+    average_daily_minutes: float
+    total_minutes: float
+    educational_minutes: float
+    limit_usage_percent: float | None
+    top_titles: list[TopTitleOut]
+
+
+class WeeklyReportOut(Out):
+    week_start: date
+    week_end: date
+    profiles: list[ProfileReportOut]
 

@@ -1,0 +1,100 @@
+"""Parental controls: the PIN, a child's limits, grants of extra time, history and report."""
+
+from dependency_injector.wiring import Provide, inject
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth import account_id
+from app.responses import json_response, parse_body, path_uuid
+from app.schemas import (
+    DetailOut,
+    GrantRequest,
+    HistoryQuery,
+    PinReset,
+    PinSet,
+    PinVerify,
+    ViewingTimeConfigUpdate,
+)
+from app.services.grants import GrantService
+from app.services.pins import PinService
+from app.services.reports import ReportService
+from app.services.viewing_configs import ViewingConfigService
+
+
+@inject
+async def pin_status(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
+    return json_response(await pins.status(account_id(request)))
+
+
+@inject
+async def set_pin(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
+    owner = account_id(request)
+    body = await parse_body(request, PinSet)
+    await pins.set_pin(owner, new_pin=body.new_pin, current_pin=body.current_pin)
+    return json_response(DetailOut(detail="PIN set successfully"))
+
+
+@inject
+async def verify_pin(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
+    owner = account_id(request)
+    body = await parse_body(request, PinVerify)
+    return json_response(await pins.verify(owner, body.pin))
+
+
+@inject
+async def reset_pin(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
+    owner = account_id(request)
+    body = await parse_body(request, PinReset)
+    await pins.reset(owner, password=body.password, new_pin=body.new_pin)
+    return json_response(DetailOut(detail="PIN reset successfully"))
+
+
+@inject
+async def get_config(request: Request,
+                     configs: ViewingConfigService = Provide["viewing_config_service"]) -> Response:
+    owner = account_id(request)
+    return json_response(await configs.get(owner, path_uuid(request, "profile_id")))
+
+
+@inject
+async def update_config(request: Request,
+                        configs: ViewingConfigService = Provide["viewing_config_service"],
+                        ) -> Response:
+    owner = account_id(request)
+    profile_id = path_uuid(request, "profile_id")
+    body = await parse_body(request, ViewingTimeConfigUpdate)
+    return json_response(await configs.update(owner, profile_id, body))
+
+
+@inject
+async def grant(request: Request, grants: GrantService = Provide["grant_service"]) -> Response:
+    owner = account_id(request)
+    profile_id = path_uuid(request, "profile_id")
+    body = await parse_body(request, GrantRequest)
+    return json_response(await grants.grant(owner, profile_id, body))
+
+
+@inject
+async def list_grants(request: Request, grants: GrantService = Provide["grant_service"]) -> Response:
+    owner = account_id(request)
+    return json_response(await grants.list(owner, path_uuid(request, "profile_id")))
+
+
+def _history_query(request: Request) -> HistoryQuery:
+    """A bad date raises pydantic's ValidationError: 422 naming the parameter."""
+    params = {k: v for k, v in request.query_params.items() if k in HistoryQuery.model_fields}
+    return HistoryQuery.model_validate(params)
+
+
+@inject
+async def history(request: Request,
+                  reports: ReportService = Provide["report_service"]) -> Response:
+    owner = account_id(request)
+    profile_id = path_uuid(request, "profile_id")
+    return json_response(await reports.history(owner, profile_id, _history_query(request)))
+
+
+@inject
+async def weekly_report(request: Request,
+                        reports: ReportService = Provide["report_service"]) -> Response:
+    return json_response(await reports.weekly(account_id(request)))

@@ -1,0 +1,114 @@
+"""Read models for parents: a profile's viewing history and the account's weekly report.
+
+Every statement here is a range read on an index: sessions by (profile_id, started_at DESC),
+balances by their primary key (profile_id, reset_date), titles by id. The weekly report reads
+every child of the account in a fixed number of statements (arrays, not one query per child).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Profile, ViewingTimeConfig
+
+# Newest first straight off the index (no sort); only each title's name is read from titles.
+HISTORY_SESSIONS = text("""
+    SELECT s.id AS session_id, s.title_id, t.title AS title_name, s.device_type,
+           s.is_educational, s.started_at, s.ended_at, s.total_seconds
+    FROM viewing_sessions s
+    JOIN titles t ON t.id = s.title_id
+    WHERE s.profile_id = :profile_id AND s.started_at >= :start AND s.started_at < :end
+    ORDER BY s.started_at DESC
+    LIMIT :limit
+""")
+
+DAY_TOTALS = text("""
+    SELECT profile_id, reset_date, used_seconds, educational_seconds
+    FROM daily_balances
+    WHERE profile_id = ANY(CAST(:profile_ids AS uuid[])) AND reset_date BETWEEN :first AND :last
+""")
+
+# Each child's three most-watched titles over its own week (its own zone and reset hour): one
+# index range per child, driven by the unnest()ed arrays.
+TOP_TITLES = text("""
+    WITH week AS (
+        SELECT * FROM unnest(CAST(:profile_ids AS uuid[]), CAST(:starts AS timestamptz[]),
+                             CAST(:ends AS timestamptz[])) AS w(profile_id, start_at, end_at)
+    ), per_title AS (
+        SELECT w.profile_id, s.title_id, sum(s.total_seconds) AS seconds
+        FROM week w
+        JOIN viewing_sessions s ON s.profile_id = w.profile_id
+             AND s.started_at >= w.start_at AND s.started_at < w.end_at
+        GROUP BY w.profile_id, s.title_id
+    ), ranked AS (
+        SELECT p.profile_id, p.title_id, t.title AS title_name, p.seconds,
+               row_number() OVER (PARTITION BY p.profile_id
+                                  ORDER BY p.seconds DESC, t.title, p.title_id) AS rank
+        FROM per_title p JOIN titles t ON t.id = p.title_id
+    )
+    SELECT profile_id, title_id, title_name, seconds FROM ranked
+    WHERE rank <= :top ORDER BY profile_id, rank
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotal:
+    used_seconds: Decimal
+    educational_seconds: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    profile_id: uuid.UUID
+    name: str
+    config: ViewingTimeConfig
+
+
+def _totals(rows: list[Row]) -> dict[tuple[uuid.UUID, date], DayTotal]:
+    return {(r.profile_id, r.reset_date): DayTotal(r.used_seconds, r.educational_seconds)
+            for r in rows}
+
+
+class ReportRepository:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def history(self, *, profile_id: uuid.UUID, start: datetime, end: datetime,
+                      first: date, last: date, limit: int,
+                      ) -> tuple[list[Row], dict[tuple[uuid.UUID, date], DayTotal]]:
+        """Sessions started in [start, end), newest first, and the totals of days first..last:
+        two statements."""
+        async with self._sessions() as session:
+            sessions = (await session.execute(HISTORY_SESSIONS, {
+                "profile_id": profile_id, "start": start, "end": end, "limit": limit})).all()
+            totals = (await session.execute(DAY_TOTALS, {
+                "profile_ids": [profile_id], "first": first, "last": last})).all()
+        return list(sessions), _totals(list(totals))
+
+    async def children(self, account_id: uuid.UUID) -> list[Child]:
+        """The account's child profiles with their configs: one statement."""
+        query = (select(Profile.id, Profile.name, ViewingTimeConfig)
+                 .join(ViewingTimeConfig, ViewingTimeConfig.profile_id == Profile.id)
+                 .where(Profile.account_id == account_id, Profile.is_kids)
+                 .order_by(Profile.created_at, Profile.id))
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [Child(r[0], r[1], r[2]) for r in rows]
+
+    async def weeks(self, *, profile_ids: list[uuid.UUID], starts: list[datetime],
+                    ends: list[datetime], first: date, last: date, top: int,
+                    ) -> tuple[dict[tuple[uuid.UUID, date], DayTotal], list[Row]]:
+        """Day totals (days first..last) and top titles of every listed profile's week: two
+        statements whatever the number of profiles."""
+        async with self._sessions() as session:
+            totals = (await session.execute(DAY_TOTALS, {
+                "profile_ids": profile_ids, "first": first, "last": last})).all()
+            tops = (await session.execute(TOP_TITLES, {
+                "profile_ids": profile_ids, "starts": starts, "ends": ends, "top": top})).all()
+        return _totals(list(totals)), list(tops)

@@ -1,0 +1,43 @@
+"""Child profiles' viewing-time configs, always read and written scoped to the owning account."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Profile, ViewingTimeConfig
+
+
+def _owned(profile_id: uuid.UUID, account_id: uuid.UUID) -> Select:
+    # The inner join leaves out adult profiles (they have no config): both answer 404.
+    return (select(Profile.name, ViewingTimeConfig)
+            .join(ViewingTimeConfig, ViewingTimeConfig.profile_id == Profile.id)
+            .where(Profile.id == profile_id, Profile.account_id == account_id, Profile.is_kids))
+
+
+class ViewingConfigRepository:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def get_owned(self, *, profile_id: uuid.UUID,
+                        account_id: uuid.UUID) -> tuple[str, ViewingTimeConfig] | None:
+        async with self._sessions() as session:
+            row = (await session.execute(_owned(profile_id, account_id))).first()
+        return None if row is None else (row[0], row[1])
+
+    async def update_owned(self, *, profile_id: uuid.UUID, account_id: uuid.UUID,
+                           apply: Callable[[ViewingTimeConfig], None],
+                           ) -> tuple[str, ViewingTimeConfig] | None:
+        """Lock the config row, let `apply` change it, commit. Parallel updates queue on the
+        row lock, so each sees the one before (a pending reset-hour change is never lost)."""
+        async with self._sessions.begin() as session:
+            query = _owned(profile_id, account_id).with_for_update(of=ViewingTimeConfig)
+            row = (await session.execute(query)).first()
+            if row is None:
+                return None
+            name, config = row[0], row[1]
+            apply(config)
+        return name, config

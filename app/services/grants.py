@@ -1,0 +1,62 @@
+"""Extra viewing time for today: remote (the parent's signed-in device) or on-device (PIN or
+pin_token), each with an audit row. The heartbeat reads the day's balance row on every beat,
+so a grant applies from the very next heartbeat on every replica."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from app.errors import ProfileNotFound
+from app.repositories.grants import GrantRepository
+from app.repositories.heartbeats import Balance
+from app.schemas import GrantOut, GrantRecordOut, GrantRequest
+from app.services.clock import SystemClock
+from app.services.config_cache import ConfigProvider, ProfileFacts
+from app.services.pins import PinService
+from app.services.viewing_time import remaining_seconds, shown_remaining
+
+GRANTS_LISTED = 500  # the newest; an audit trail longer than that is for an export, not a page
+
+
+class GrantService:
+    def __init__(self, *, grants: GrantRepository, configs: ConfigProvider, pins: PinService,
+                 clock: SystemClock) -> None:
+        self._grants = grants
+        self._configs = configs
+        self._pins = pins
+        self._clock = clock
+
+    async def _child(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> ProfileFacts:
+        facts = await self._configs.get_owned(profile_id, account_id)
+        if facts is None or facts.limits is None:  # unknown, another account's, or an adult
+            raise ProfileNotFound()
+        return facts
+
+    async def grant(self, account_id: uuid.UUID, profile_id: uuid.UUID,
+                    body: GrantRequest) -> GrantOut:
+        facts = await self._child(account_id, profile_id)
+        if body.pin is not None:  # on-device, with the PIN: counts toward the lockout
+            await self._pins.check(account_id, body.pin)
+        elif body.pin_token is not None:  # on-device, after a recent /pin/verify
+            self._pins.check_token(account_id, body.pin_token)
+        is_remote = body.pin is None and body.pin_token is None
+        now = self._clock.now()
+        assert facts.limits is not None
+        today = facts.limits.day_at(now)
+        day = await self._grants.add(profile_id=profile_id, granted_by=account_id, day=today.day,
+                                     minutes=body.minutes, is_remote=is_remote, now=now)
+        if day is None:
+            raise ProfileNotFound()
+        # The viewing day's educational seconds do not enter the remaining time.
+        balance = Balance(day.used_seconds, Decimal(0), day.granted_seconds,
+                          day.is_unlimited_override)
+        return GrantOut(granted_minutes=body.minutes,
+                        remaining_minutes=shown_remaining(
+                            remaining_seconds(today.limit_minutes, balance)),
+                        is_unlimited_override=day.is_unlimited_override)
+
+    async def list(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> list[GrantRecordOut]:
+        await self._child(account_id, profile_id)
+        rows = await self._grants.list_for(profile_id, limit=GRANTS_LISTED)
+        return [GrantRecordOut.model_validate(row) for row in rows]

@@ -1,0 +1,167 @@
+"""What parents read: a child's viewing history and the account's weekly report.
+
+Both group by the child's viewing day (its time zone and reset hour). Day totals come from the
+day's balance row, i.e. what was charged to that viewing day: counted = against the limit,
+educational = exempt educational time, total = both. Sessions are listed under the viewing day
+they started in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from app.errors import InvalidInput, ProfileNotFound
+from app.repositories.reports import DayTotal, ReportRepository
+from app.schemas import (
+    DailyTotalOut,
+    HistoryDayOut,
+    HistoryQuery,
+    HistorySessionOut,
+    ProfileReportOut,
+    TopTitleOut,
+    ViewingHistoryOut,
+    WeeklyReportOut,
+)
+from app.services.clock import SystemClock
+from app.services.config_cache import ConfigProvider
+from app.services.metrics import MetricsCollector
+from app.services.viewing_configs import limits_of
+from app.services.viewing_day import LimitConfig
+from app.services.viewing_time import minutes
+
+HISTORY_DEFAULT_DAYS = 30
+HISTORY_MAX_SPAN_DAYS = 90
+HISTORY_MAX_SESSIONS = 500
+REPORT_DAYS = 7
+TOP_TITLES = 3
+ZERO = DayTotal(Decimal(0), Decimal(0))
+
+
+def day_start(limits: LimitConfig, day: date) -> datetime:
+    """The first instant `limits.day_at` places in viewing day `day` (or a later day), so
+    [day_start(first), day_start(last + 1)) is exactly the instants of days first..last, also
+    across a pending reset-hour or time-zone change."""
+    previous, switch = limits.previous_rule, limits.effective_from
+    if previous is not None and switch is not None:
+        start = previous.start_of(day)
+        if start < switch:
+            return start
+        return max(limits.rule.start_of(day), switch)
+    return limits.rule.start_of(day)
+
+
+def _percent(part: float, whole: float) -> float | None:
+    return round(part / whole * 100, 2) if whole else None
+
+
+class ReportService:
+    def __init__(self, *, reports: ReportRepository, configs: ConfigProvider, clock: SystemClock,
+                 metrics: MetricsCollector) -> None:
+        self._reports = reports
+        self._configs = configs
+        self._clock = clock
+        self._metrics = metrics
+
+    async def history(self, account_id: uuid.UUID, profile_id: uuid.UUID,
+                      query: HistoryQuery) -> ViewingHistoryOut:
+        facts = await self._configs.get_owned(profile_id, account_id)
+        if facts is None or facts.limits is None:
+            raise ProfileNotFound()
+        limits = facts.limits
+        last = query.to_date or limits.day_at(self._clock.now()).day
+        first = query.from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS - 1)
+        if first > last:
+            raise InvalidInput("from_date: must not be after to_date")
+        if (last - first).days > HISTORY_MAX_SPAN_DAYS:
+            raise InvalidInput(f"from_date: the range may span at most {HISTORY_MAX_SPAN_DAYS} "
+                               "days")
+        rows, totals = await self._reports.history(
+            profile_id=profile_id, start=day_start(limits, first),
+            end=day_start(limits, last + timedelta(days=1)), first=first, last=last,
+            limit=HISTORY_MAX_SESSIONS + 1)
+        truncated = len(rows) > HISTORY_MAX_SESSIONS
+        sessions: dict[date, list[HistorySessionOut]] = defaultdict(list)
+        for row in rows[:HISTORY_MAX_SESSIONS]:
+            sessions[limits.day_at(row.started_at).day].append(HistorySessionOut(
+                session_id=row.session_id, title_id=row.title_id, title_name=row.title_name,
+                device_type=row.device_type, is_educational=row.is_educational,
+                started_at=row.started_at, ended_at=row.ended_at,
+                duration_minutes=minutes(row.total_seconds)))
+        watched = {day for (_, day), t in totals.items()
+                   if t.used_seconds or t.educational_seconds}
+        days = []
+        for day in sorted(watched | sessions.keys(), reverse=True):
+            total = totals.get((profile_id, day), ZERO)
+            days.append(HistoryDayOut(
+                date=day, total_minutes=minutes(total.used_seconds + total.educational_seconds),
+                educational_minutes=minutes(total.educational_seconds),
+                counted_minutes=minutes(total.used_seconds), sessions=sessions.get(day, [])))
+        return ViewingHistoryOut(profile_id=profile_id, from_date=first, to_date=last,
+                                 truncated=truncated, days=days)
+
+    async def weekly(self, account_id: uuid.UUID) -> WeeklyReportOut:
+        """The 7 viewing days ending today of every child: 3 statements however many."""
+        now = self._clock.now()
+        children = await self._reports.children(account_id)
+        queries = 1
+        weeks = []
+        for child in children:
+            limits = limits_of(child.config)
+            last = limits.day_at(now).day
+            first = last - timedelta(days=REPORT_DAYS - 1)
+            weeks.append((child, limits, first, last))
+        totals: dict[tuple[uuid.UUID, date], DayTotal] = {}
+        tops: dict[uuid.UUID, list[TopTitleOut]] = defaultdict(list)
+        if weeks:
+            totals, top_rows = await self._reports.weeks(
+                profile_ids=[c.profile_id for c, *_ in weeks],
+                starts=[day_start(limits, first) for _, limits, first, _ in weeks],
+                ends=[day_start(limits, last + timedelta(days=1)) for _, limits, _, last in weeks],
+                first=min(first for *_, first, _ in weeks), last=max(w[3] for w in weeks),
+                top=TOP_TITLES)
+            queries += 2
+            for row in top_rows:
+                tops[row.profile_id].append(TopTitleOut(
+                    title_id=row.title_id, title_name=row.title_name,
+                    total_minutes=minutes(row.seconds)))
+        profiles = [self._profile_week(child.profile_id, child.name, limits, first, last, totals,
+                                       tops[child.profile_id])
+                    for child, limits, first, last in weeks]
+        self._metrics.report_done(queries=queries)
+        if weeks:  # children in different zones may be on different days: span them all
+            week_start, week_end = min(w[2] for w in weeks), max(w[3] for w in weeks)
+        else:
+            week_end = now.date()
+            week_start = week_end - timedelta(days=REPORT_DAYS - 1)
+        return WeeklyReportOut(week_start=week_start, week_end=week_end, profiles=profiles)
+
+    @staticmethod
+    def _profile_week(profile_id: uuid.UUID, name: str, limits: LimitConfig, first: date,
+                      last: date, totals: dict[tuple[uuid.UUID, date], DayTotal],
+                      top_titles: list[TopTitleOut]) -> ProfileReportOut:
+        daily = []
+        watched = educational = counted_on_limited_days = Decimal(0)
+        limit_minutes_sum = 0
+        for offset in range(REPORT_DAYS):
+            day = first + timedelta(days=offset)
+            total = totals.get((profile_id, day), ZERO)
+            limit = limits.limit_for(day)  # the current config: past limits are not kept
+            watched += total.used_seconds + total.educational_seconds
+            educational += total.educational_seconds
+            if limit is not None:
+                limit_minutes_sum += limit
+                counted_on_limited_days += total.used_seconds
+            daily.append(DailyTotalOut(
+                date=day, minutes=minutes(total.used_seconds + total.educational_seconds),
+                counted_minutes=minutes(total.used_seconds),
+                educational_minutes=minutes(total.educational_seconds), limit_minutes=limit))
+        return ProfileReportOut(
+            profile_id=profile_id, profile_name=name, week_start=first, week_end=last,
+            daily_totals=daily, average_daily_minutes=minutes(watched / REPORT_DAYS),
+            total_minutes=minutes(watched), educational_minutes=minutes(educational),
+            # counted minutes on the days that had a limit, over those limits; null if none had
+            limit_usage_percent=_percent(float(counted_on_limited_days) / 60, limit_minutes_sum),
+            top_titles=top_titles)
