@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.auth import BearerBackend
 from app.database import asyncpg_dsn, init_engine, init_hot_pool
 from app.migrations import head_revision
+from app.prometheus import init_exporter
 from app.repositories.accounts import AccountRepository
 from app.repositories.grants import GrantRepository
 from app.repositories.health import HealthRepository
@@ -125,3 +126,6 @@ class Container(containers.DeclarativeContainer):
     report_service = providers.Singleton(
         ReportService, reports=reports, configs=config_provider, clock=clock, metrics=metrics
     )
+    # Observability: /metrics samples the cache, the hasher and both pools at scrape time.
+    prometheus = providers.Resource(init_exporter, metrics=metrics, cache=config_provider,
+                                    hasher=hasher, hot_pool=hot_pool, engine=engine)

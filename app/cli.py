@@ -120,10 +120,15 @@ def _exit_normally_on_sigterm() -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from app.logs import logging_config
+    from app.prometheus import prepare_multiprocess_dir
+
     _exit_normally_on_sigterm()
+    prepare_multiprocess_dir(workers)  # several workers: /metrics aggregates them all
     options: dict[str, Any] = dict(
         host=host, port=port, workers=workers, factory=False,
         log_level=settings.log_level.lower(), server_header=False, access_log=False,
+        log_config=logging_config(settings.log_level),  # JSON lines, app and uvicorn alike
         timeout_graceful_shutdown=20)
     if workers > 1:  # uvicorn's supervisor runs plain servers: no drain period (deploy/README.md)
         uvicorn.run("app.asgi:app", **options)

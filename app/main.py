@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from app.auth import on_auth_error
 from app.http_errors import EXCEPTION_HANDLERS
 from app.middleware import BodySizeLimit, SecurityHeaders
+from app.observability import RequestObserver
 from app.openapi import build_openapi
 from app.routes import ENDPOINTS, TITLES_UPSERT_PATH, routes
 from containers import Container
@@ -53,6 +54,8 @@ def create_app(container: Container | None = None) -> Starlette:
             await container.shutdown_resources()
 
     middleware = [
+        # Outermost: its latency and access line cover every other middleware.
+        Middleware(RequestObserver, metrics=container.metrics()),
         Middleware(SecurityHeaders),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                    overrides={TITLES_UPSERT_PATH: BULK_BODY_BYTES}),
@@ -62,6 +65,7 @@ def create_app(container: Container | None = None) -> Starlette:
             CORSMiddleware, allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
         ))
     middleware.append(Middleware(AuthenticationMiddleware, backend=container.auth_backend(),
                                  on_error=on_auth_error))

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from app import schemas as s
-from app.endpoints import accounts, catalog, operations, parental, viewing_time
+from app.endpoints import accounts, catalog, metrics, operations, parental, viewing_time
 
 API = "/api/v1"
 PC = f"{API}/parental-controls"
@@ -88,6 +88,10 @@ ENDPOINTS: list[Endpoint] = [
              response=s.ViewingHistoryOut, errors=(404, 422)),
     Endpoint("GET", f"{PC}/weekly-report", parental.weekly_report,
              "The last 7 viewing days of every child profile", response=s.WeeklyReportOut),
+    Endpoint("GET", f"{API}/admin/metrics", metrics.admin_metrics,
+             "Heartbeat, config cache and weekly report figures (admin)",
+             response=s.PerformanceMetrics, errors=(403,)),
+    Endpoint("GET", "/metrics", metrics.prometheus, "Prometheus text format", auth=False),
     Endpoint("GET", "/healthz", operations.healthz, "Process alive", auth=False),
     Endpoint("GET", "/readyz", operations.readyz, "Database reachable and migrated",
              auth=False, errors=(503,)),

@@ -177,6 +177,38 @@ class EligibilityOut(Out):
     next_reset_at: datetime | None
 
 
+# --- operations -------------------------------------------------------------------------------
+
+
+class HeartbeatMetrics(Out):
+    total_processed: int
+    avg_db_ops_per_heartbeat: float
+    avg_duration_ms: float
+    max_duration_ms: float
+    p95_duration_ms: float  # over the most recent 10,000 heartbeats
+
+
+class CacheMetrics(Out):
+    hit_rate: float  # hits / (hits + misses), 0..1
+    total_hits: int
+    total_misses: int
+    total_invalidations: int
+    current_size: int
+    max_size: int
+
+
+class WeeklyReportMetrics(Out):
+    total_generated: int
+    avg_queries_per_report: float
+
+
+class PerformanceMetrics(Out):
+    uptime_seconds: float
+    heartbeat: HeartbeatMetrics
+    config_cache: CacheMetrics
+    weekly_report: WeeklyReportMetrics
+
+
 # --- parental controls ------------------------------------------------------------------------
 
 def _limit_minutes(value: int) -> int:

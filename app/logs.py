@@ -1,0 +1,68 @@
+"""Structured logs: one JSON object per line on stderr, at LOG_LEVEL.
+
+Every line has `time`, `level`, `logger`, `event` (the message) and, inside a request, the
+`request_id` set by app.observability; fields passed as `extra={...}` are added as they are:
+
+    log.info("config_cache_invalidated", extra={"profile_id": str(profile_id)})
+    {"time": "...", "level": "INFO", "logger": "app.services.config_cache",
+     "event": "config_cache_invalidated", "request_id": "5f0c...", "profile_id": "..."}
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+# The id of the request being served (set by app.observability.RequestObserver).
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Attributes every LogRecord has; anything else on a record came from `extra`.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """dictConfig for the app and uvicorn's own loggers (uvicorn.run(log_config=...))."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"json": handler},
+        "root": {"level": level.upper(), "handlers": ["json"]},
+        "loggers": {
+            # uvicorn's loggers keep their own level but write through the JSON handler.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # The app logs its own access line (app.observability); uvicorn's would double it.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure_logging(level: str) -> None:
+    logging.config.dictConfig(logging_config(level))

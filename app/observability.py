@@ -1,0 +1,84 @@
+"""Per-request observation: request id, access log line, latency histogram per route template.
+
+Pure ASGI (no BaseHTTPMiddleware, no Request object) because every heartbeat passes through:
+the whole of it costs a few µs plus the log line when LOG_LEVEL is INFO or lower (the access
+line's cost is measured by `make bench`: the service with LOG_LEVEL=WARNING is one of its rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.logs import REQUEST_ID
+from app.services.metrics import MetricsCollector
+
+access_log = logging.getLogger("app.access")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED = "unmatched"  # 404s are labelled alike: a raw path would explode the label set
+MAX_REQUEST_ID = 128
+
+
+def incoming_request_id(value: bytes) -> str | None:
+    """An incoming X-Request-ID, kept when short and printable ASCII (it is echoed and logged)."""
+    if 0 < len(value) <= MAX_REQUEST_ID and value.isascii():
+        text = value.decode()
+        if text.isprintable():
+            return text
+    return None
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, *, metrics: MetricsCollector) -> None:
+        self.app = app
+        self._latency = metrics.histogram(
+            "vts_http_request_duration_seconds", "Request latency by route template",
+            ("method", "route", "status"), buckets=LATENCY_BUCKETS)
+        self._children: dict[tuple[str, str, int], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = incoming_request_id(value)
+                break
+        if request_id is None:
+            request_id = os.urandom(16).hex()
+        token = REQUEST_ID.set(request_id)
+        id_header = (b"x-request-id", request_id.encode())
+        status = 500  # unless a response starts: an exception escaped to ServerErrorMiddleware
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", UNMATCHED) if route is not None else UNMATCHED
+        key = (scope["method"], template, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._latency.labels(key[0], template, str(status))
+        child.observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("request", extra={
+                "method": scope["method"], "route": template, "path": scope["path"],
+                "status": status, "duration_ms": round(seconds * 1000, 3)})
