@@ -1,0 +1,291 @@
+"""deploy/: every rendering (base, dev, production) is valid Kubernetes 1.30, strictly and offline,
+and keeps the settings operations.md asks for: probes, rollout, security, graceful shutdown,
+scaling, disruption budget, network policy.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from app.cli import parser
+from app.settings import Settings
+from tests.deploy.kustomize import Manifest, load_documents, pod_specs, render
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+RENDERINGS = {"base": DEPLOY / "base", "dev": DEPLOY / "overlays" / "dev",
+              "production": DEPLOY / "overlays" / "production"}
+KUBERNETES = "1.30.0"
+NAME = "viewing-time-service"
+SECRET_TEMPLATE = DEPLOY / "base" / "secret.example.yaml"
+# Secret keys that are not settings themselves but are mapped onto one in the pod spec.
+MAPPED_KEYS = {"DATABASE_DIRECT_URL"}
+
+
+@pytest.fixture(params=sorted(RENDERINGS), scope="module")
+def rendering(request: pytest.FixtureRequest) -> tuple[str, list[Manifest]]:
+    return request.param, render(RENDERINGS[request.param])
+
+
+def one(manifests: list[Manifest], kind: str, name: str | None = None) -> Manifest:
+    found = [m for m in manifests if m["kind"] == kind
+             and (name is None or m["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def workloads(manifests: list[Manifest]) -> list[Manifest]:
+    return [m for m in manifests if pod_specs(m)]
+
+
+def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return pod.get("initContainers", []) + pod["containers"]
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    match = selector.get("matchLabels", selector)
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+def test_every_rendered_manifest_is_valid_kubernetes_1_30(rendering) -> None:  # type: ignore[no-untyped-def]
+    name, manifests = rendering
+    assert {m["kind"] for m in manifests} >= {
+        "Deployment", "Service", "ConfigMap", "ServiceAccount", "Job",
+        "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}
+    for m in manifests:
+        kubernetes_validate.validate(m, KUBERNETES, strict=True)
+
+
+def _patch_files() -> set[Path]:
+    patches = set()
+    for kustomization in DEPLOY.rglob("kustomization.yaml"):
+        for patch in yaml.safe_load(kustomization.read_text()).get("patches", []):
+            if "path" in patch:
+                patches.add((kustomization.parent / patch["path"]).resolve())
+    return patches
+
+
+def test_every_other_yaml_under_deploy_is_a_valid_manifest() -> None:
+    """Whatever is not a kustomization or a patch (e.g. the Secret template) is validated too."""
+    files = [p for p in DEPLOY.rglob("*.y*ml")
+             if p.name != "kustomization.yaml" and p.resolve() not in _patch_files()]
+    assert SECRET_TEMPLATE in files
+    for path in files:
+        for m in load_documents(path):
+            kubernetes_validate.validate(m, KUBERNETES, strict=True)
+
+
+def test_the_validator_is_strict_and_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object) -> None:
+        raise AssertionError("the schema validation tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    deployment = one(render(RENDERINGS["base"]), "Deployment")
+    kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["paht"] = "/"
+    with pytest.raises(kubernetes_validate.ValidationError, match="paht"):
+        kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) not installed")
+def test_the_python_renderer_agrees_with_kubectl_kustomize(rendering) -> None:  # type: ignore[no-untyped-def]
+    name, manifests = rendering
+    out = subprocess.run(["kubectl", "kustomize", str(RENDERINGS[name])], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    theirs = sorted((m for m in yaml.safe_load_all(out) if m), key=lambda m: (m["kind"], m["metadata"]["name"]))
+    ours = sorted(manifests, key=lambda m: (m["kind"], m["metadata"]["name"]))
+    assert ours == theirs
+
+
+# --- the Deployment --------------------------------------------------------------------------
+
+def test_replicas_rollout_and_autoscaling(rendering) -> None:  # type: ignore[no-untyped-def]
+    name, manifests = rendering
+    deployment = one(manifests, "Deployment", NAME)
+    replicas = deployment["spec"]["replicas"]
+    assert replicas >= (1 if name == "dev" else 2)
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+    hpa = one(manifests, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": NAME}
+    assert hpa["spec"]["minReplicas"] == replicas  # an apply never scales below the HPA
+    assert hpa["spec"]["maxReplicas"] > replicas
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+
+    pdb = one(manifests, "PodDisruptionBudget")
+    assert selects(pdb["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+    assert pdb["spec"].get("maxUnavailable") == 1 or pdb["spec"].get("minAvailable", 0) < replicas
+
+
+def test_probes(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    pod = one(manifests, "Deployment", NAME)["spec"]["template"]["spec"]
+    [api] = pod["containers"]
+    ports = {p["name"]: p["containerPort"] for p in api["ports"]}
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"),
+                        ("startupProbe", "/healthz")):
+        assert api[probe]["httpGet"]["path"] == path, probe
+        assert api[probe]["httpGet"]["port"] in ports, probe
+    # The container listens where the probes and the Service look.
+    args = parser().parse_args(api["args"])
+    assert args.command == "serve" and args.host == "0.0.0.0" and args.port == ports["http"]
+    assert args.workers == 1  # the drain period needs a single worker (app/shutdown.py)
+
+
+def test_graceful_shutdown_fits_the_grace_period(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    pod = one(manifests, "Deployment", NAME)["spec"]["template"]["spec"]
+    [api] = pod["containers"]
+    command = api["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pause = int(command[1])
+    assert pause >= 3  # long enough for endpoint removal to reach kube-proxy and the ingress
+    graceful = int(re.search(r"timeout_graceful_shutdown=(\d+)",
+                             (ROOT / "app" / "cli.py").read_text()).group(1))
+    pool_close = 10  # HotPool.close waits at most 10 s
+    assert pod["terminationGracePeriodSeconds"] >= pause + graceful + pool_close
+
+
+def test_security_context_resources_and_tmp(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    for workload in workloads(manifests):
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        for pod in pod_specs(workload):
+            assert pod["automountServiceAccountToken"] is False, where
+            assert pod["serviceAccountName"] == NAME, where
+            assert pod["securityContext"]["runAsNonRoot"] is True, where
+            assert pod["securityContext"]["runAsUser"] > 0, where
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            tmp = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+            for c in containers(pod):
+                sc = c["securityContext"]
+                assert sc["readOnlyRootFilesystem"] is True, where
+                assert sc["allowPrivilegeEscalation"] is False, where
+                assert sc["runAsNonRoot"] is True, where
+                assert sc.get("privileged", False) is False, where
+                assert sc["capabilities"] == {"drop": ["ALL"]}, where
+                assert any(m["mountPath"] == "/tmp" and m["name"] in tmp
+                           for m in c["volumeMounts"]), where
+                for kind in ("requests", "limits"):
+                    assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where} {kind}"
+
+
+def test_images_are_pinned_and_the_same_for_job_and_deployment(rendering) -> None:  # type: ignore[no-untyped-def]
+    name, manifests = rendering
+    images = {c["image"] for w in workloads(manifests) for pod in pod_specs(w)
+              for c in containers(pod)}
+    assert len(images) == 1, images  # the migration runs the release it migrates for
+    [image] = images
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None
+    assert tag and tag != "latest", image
+    if name == "production":
+        assert "/" in image and tag != "dev", image
+    if name == "dev":
+        assert tag == "dev"
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+def _secret_template() -> Manifest:
+    [secret] = load_documents(SECRET_TEMPLATE)
+    return secret
+
+
+def test_env_comes_from_the_configmap_and_the_secret(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    config = one(manifests, "ConfigMap", NAME)
+    secret = _secret_template()
+    settings = {name.upper() for name in Settings.model_fields}
+    assert set(config["data"]) <= settings, set(config["data"]) - settings
+    assert set(secret["stringData"]) <= settings | MAPPED_KEYS
+    assert {"DATABASE_URL", "JWT_SECRET"} <= set(secret["stringData"])
+    for workload in workloads(manifests):
+        for pod in pod_specs(workload):
+            for c in containers(pod):
+                sources = {(k, v["name"]) for s in c["envFrom"] for k, v in s.items()}
+                assert sources == {("configMapRef", NAME), ("secretRef", secret["metadata"]["name"])}
+                for env in c.get("env", []):
+                    assert env["name"] in settings
+                    ref = env["valueFrom"]["secretKeyRef"]
+                    assert ref["name"] == NAME and ref["key"] in secret["stringData"]
+
+
+def test_the_secret_is_a_template_and_never_applied(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    assert not [m for m in manifests if m["kind"] == "Secret"]
+    for key, value in _secret_template()["stringData"].items():
+        assert re.search(r"REPLACE|PASSWORD|USER", value), f"{key} looks like a real value"
+
+
+def test_production_runs_behind_a_transaction_mode_pooler() -> None:
+    config = one(render(RENDERINGS["production"]), "ConfigMap", NAME)
+    assert config["data"]["DB_STATEMENT_CACHE_SIZE"] == "0"
+
+
+def test_the_migration_job_runs_before_the_rollout(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    job = one(manifests, "Job")
+    [migrate] = job["spec"]["template"]["spec"]["containers"]
+    assert parser().parse_args(migrate["args"]).command == "migrate"
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
+    deployment = one(manifests, "Deployment", NAME)
+    # Not selected by the Service or the PDB: a migration pod is not an API replica.
+    assert not selects(one(manifests, "Service")["spec"]["selector"],
+                       job["spec"]["template"]["metadata"]["labels"])
+    assert job["spec"]["template"]["metadata"]["labels"] != \
+        deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def test_overlays_set_their_namespace(rendering) -> None:  # type: ignore[no-untyped-def]
+    name, manifests = rendering
+    namespaces = {m["metadata"].get("namespace") for m in manifests}
+    assert namespaces == ({None} if name == "base" else {f"viewing-time{'-dev' if name == 'dev' else ''}"})
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+def test_the_service_reaches_the_api_port(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    service = one(manifests, "Service")
+    pod = one(manifests, "Deployment", NAME)["spec"]["template"]
+    assert selects(service["spec"]["selector"], pod["metadata"]["labels"])
+    port_names = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names
+
+
+def test_network_policy(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    policy = one(manifests, "NetworkPolicy")["spec"]
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    for workload in workloads(manifests):  # the API and the migration Job
+        assert selects(policy["podSelector"], workload["spec"]["template"]["metadata"]["labels"])
+
+    sources = {}
+    for rule in policy["ingress"]:
+        assert rule.get("from") and rule.get("ports"), "a rule without from/ports admits everyone"
+        [peer] = rule["from"]
+        assert set(peer) == {"namespaceSelector"}
+        namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        sources[namespace] = {(p["protocol"], p["port"]) for p in rule["ports"]}
+    assert sources == {"ingress-nginx": {("TCP", "http")}, "monitoring": {("TCP", "http")}}
+
+    egress_ports = set()
+    for rule in policy["egress"]:
+        assert rule.get("to") and rule.get("ports"), "an egress rule without to/ports allows all"
+        egress_ports |= {(p["protocol"], p["port"]) for p in rule["ports"]}
+    assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6432)}
