@@ -289,3 +289,23 @@ def test_network_policy(rendering) -> None:  # type: ignore[no-untyped-def]
         assert rule.get("to") and rule.get("ports"), "an egress rule without to/ports allows all"
         egress_ports |= {(p["protocol"], p["port"]) for p in rule["ports"]}
     assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6432)}
+
+
+# --- the documented order (deploy/README.md, "Deploying, in order") ---------------------------
+
+def test_the_documented_apply_order_takes_every_manifest_once(rendering) -> None:  # type: ignore[no-untyped-def]
+    _, manifests = rendering
+    readme = (DEPLOY / "README.md").read_text()
+    steps = {"-l '!app.kubernetes.io/component'": lambda c: c is None,
+             "-l app.kubernetes.io/component=migration": lambda c: c == "migration",
+             "-l app.kubernetes.io/component=api": lambda c: c == "api"}
+    groups: dict[str, list[str]] = {}
+    for selector, picks in steps.items():
+        assert f"kubectl apply -k $O {selector}" in readme, selector
+        groups[selector] = [m["kind"] for m in manifests
+                            if picks(m["metadata"].get("labels", {}).get("app.kubernetes.io/component"))]
+    assert sum(len(g) for g in groups.values()) == len(manifests)  # each exactly once
+    first, migration, api = groups.values()
+    assert {"ConfigMap", "ServiceAccount"} <= set(first)  # what the Job needs, before the Job
+    assert migration == ["Job"]
+    assert "Deployment" in api
