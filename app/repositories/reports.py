@@ -48,11 +48,18 @@ TOP_TITLES = text("""
         SELECT * FROM unnest(CAST(:profile_ids AS uuid[]), CAST(:starts AS timestamptz[]),
                              CAST(:ends AS timestamptz[])) AS w(profile_id, start_at, end_at)
     ), per_title AS (
-        SELECT w.profile_id, s.title_id, sum(s.total_seconds) AS seconds
+        -- LATERAL with its own GROUP BY: one index range probe per child. A plain join let the
+        -- planner, which cannot see how few children the arrays hold, hash-join a sequential
+        -- scan of the whole table instead.
+        SELECT w.profile_id, s.title_id, s.seconds
         FROM week w
-        JOIN viewing_sessions s ON s.profile_id = w.profile_id
-             AND s.started_at >= w.start_at AND s.started_at < w.end_at
-        GROUP BY w.profile_id, s.title_id
+        CROSS JOIN LATERAL (
+            SELECT v.title_id, sum(v.total_seconds) AS seconds
+            FROM viewing_sessions v
+            WHERE v.profile_id = w.profile_id
+              AND v.started_at >= w.start_at AND v.started_at < w.end_at
+            GROUP BY v.title_id
+        ) s
     ), ranked AS (
         SELECT p.profile_id, p.title_id, t.title AS title_name, p.seconds,
                row_number() OVER (PARTITION BY p.profile_id

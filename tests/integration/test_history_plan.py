@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.database import asyncpg_dsn, sqlalchemy_url
-from app.repositories.reports import HISTORY_PLANNER_COSTS, HISTORY_SESSIONS
+from app.repositories.reports import HISTORY_PLANNER_COSTS, HISTORY_SESSIONS, TOP_TITLES
 from tests.support.db import truncate_all
 
 pytestmark = pytest.mark.anyio
@@ -126,3 +126,23 @@ async def test_history_uses_the_index_on_a_million_sessions(empty_database):
     _assert_index_range_scan(plan)
     print(f"\nhistory 90 days, 1M sessions (seeded in {seeded:.0f} s): {ms:.2f} ms in PostgreSQL")
     assert ms < 20
+
+
+async def test_weekly_top_titles_read_index_ranges(empty_database):
+    """The report's sessions statement reads each child's week through the same index."""
+    await _seed(empty_database, sessions=50_000, profiles=25)
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database))
+    try:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM profiles LIMIT 10")]
+        sql = (TOP_TITLES.text.replace(":profile_ids", "$1").replace(":starts", "$2")
+               .replace(":ends", "$3").replace(":top", "$4"))
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, ids,
+                                   [NOW - timedelta(days=7)] * 10, [NOW] * 10, 3)
+    finally:
+        await conn.close()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    nodes = _nodes(plan[0]["Plan"])
+    assert any(n.get("Index Name") == INDEX for n in nodes)
+    assert not any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "viewing_sessions"
+                   for n in nodes)
+    print(f"\nweekly top titles, 10 children, 50k sessions: {plan[0]['Execution Time']:.2f} ms")
