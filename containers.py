@@ -31,6 +31,7 @@ from app.services.health import HealthService
 from app.services.metrics import MetricsCollector
 from app.services.pins import PinService
 from app.services.reports import ReportService
+from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
 from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
@@ -99,8 +100,13 @@ class Container(containers.DeclarativeContainer):
     config_listener = providers.Resource(init_config_listener, settings, config_provider)
 
     # Services: the rules.
+    login_throttle = providers.Singleton(
+        LoginThrottle, clock=clock, max_failures=settings.provided.login_max_failures,
+        window_seconds=settings.provided.login_window_seconds,
+    )
     account_service = providers.Singleton(
-        AccountService, accounts=accounts, hasher=hasher, tokens=tokens, clock=clock
+        AccountService, accounts=accounts, hasher=hasher, tokens=tokens, clock=clock,
+        throttle=login_throttle,
     )
     profile_service = providers.Singleton(
         ProfileService, profiles=profiles, configs=config_provider, clock=clock

@@ -58,6 +58,12 @@ def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     return domain_error(conn, NotAuthenticated(str(exc)))  # type: ignore[arg-type]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address for throttling. uvicorn takes it from X-Forwarded-For only when the
+    peer is a trusted proxy (FORWARDED_ALLOW_IPS; SECURITY.md), so clients cannot choose it."""
+    return request.client.host if request.client else None
+
+
 def account_id(request: Request) -> uuid.UUID:
     """The caller's account id; 401 when the request carries no valid token."""
     user = request.user

@@ -129,6 +129,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         host=host, port=port, workers=workers, factory=False,
         log_level=settings.log_level.lower(), server_header=False, access_log=False,
         log_config=logging_config(settings.log_level),  # JSON lines, app and uvicorn alike
+        http="app.http_protocol:BoundedHttpToolsProtocol",  # 431 for heads over 32 KiB
         timeout_graceful_shutdown=20)
     if workers > 1:  # uvicorn's supervisor runs plain servers: no drain period (deploy/README.md)
         uvicorn.run("app.asgi:app", **options)

@@ -32,9 +32,9 @@ class Endpoint:
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", f"{API}/auth/register", accounts.register, "Create an account",
-             s.Credentials, s.AccountOut, 201, auth=False, errors=(409, 422)),
+             s.Credentials, s.AccountOut, 201, auth=False, errors=(409, 422, 429)),
     Endpoint("POST", f"{API}/auth/login", accounts.login, "Sign in and get a bearer token",
-             s.LoginRequest, s.TokenOut, auth=False, errors=(401, 422)),
+             s.LoginRequest, s.TokenOut, auth=False, errors=(401, 422, 429)),
     Endpoint("GET", f"{API}/me", accounts.me, "The signed-in account", response=s.MeOut),
     Endpoint("GET", f"{API}/profiles", catalog.list_profiles, "The caller's profiles",
              response=s.ProfileOut, many=True),

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     cors_origins: str = ""
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Failed sign-ins per email and per client address within the window before 429 (in memory,
+    # per process: see app/services/throttle.py and SECURITY.md).
+    login_max_failures: int = Field(10, ge=1, le=10_000)
+    login_window_seconds: int = Field(900, ge=1, le=86_400)
+    # `sweep` deletes ended sessions, daily balances and grants older than this; 0 keeps all.
+    retention_days: int = Field(400, ge=0, le=36_500)
     demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
 
     @field_validator("database_url", "database_listen_url")

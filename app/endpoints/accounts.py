@@ -4,7 +4,7 @@ from dependency_injector.wiring import Provide, inject
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import account_id
+from app.auth import account_id, client_address
 from app.responses import json_response, parse_body
 from app.schemas import Credentials, LoginRequest
 from app.services.accounts import AccountService
@@ -14,13 +14,15 @@ from app.services.accounts import AccountService
 async def register(request: Request,
                    accounts: AccountService = Provide["account_service"]) -> Response:
     body = await parse_body(request, Credentials)
-    return json_response(await accounts.register(email=body.email, password=body.password), 201)
+    return json_response(await accounts.register(email=body.email, password=body.password,
+                                                 client_address=client_address(request)), 201)
 
 
 @inject
 async def login(request: Request, accounts: AccountService = Provide["account_service"]) -> Response:
     body = await parse_body(request, LoginRequest)
-    return json_response(await accounts.login(email=body.email, password=body.password))
+    return json_response(await accounts.login(email=body.email, password=body.password,
+                                              client_address=client_address(request)))
 
 
 @inject

@@ -4,35 +4,57 @@ from __future__ import annotations
 
 import uuid
 
-from app.errors import AdminRequired, BadCredentials, NotAuthenticated
+from app.errors import AdminRequired, BadCredentials, EmailTaken, NotAuthenticated
 from app.models import Account
 from app.repositories.accounts import AccountRepository
 from app.schemas import AccountOut, MeOut, TokenOut
 from app.services.clock import SystemClock
 from app.services.hasher import PasswordHasher
+from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
 
 
 class AccountService:
     def __init__(self, *, accounts: AccountRepository, hasher: PasswordHasher,
-                 tokens: TokenService, clock: SystemClock) -> None:
+                 tokens: TokenService, clock: SystemClock, throttle: LoginThrottle) -> None:
         self._accounts = accounts
         self._hasher = hasher
         self._tokens = tokens
         self._clock = clock
+        self._throttle = throttle
 
-    async def register(self, *, email: str, password: str) -> AccountOut:
-        password_hash = await self._hasher.hash(password)
-        account = await self._accounts.add(email=email.lower(), password_hash=password_hash,
-                                           now=self._clock.now())
+    async def register(self, *, email: str, password: str,
+                       client_address: str | None = None) -> AccountOut:
+        # A 409 tells whether an email has an account (api.md wants it), so each one counts
+        # against the address's sign-in budget: enumeration is as slow as guessing passwords.
+        attempt = self._throttle.attempt(email=None, address=client_address)
+        try:
+            password_hash = await self._hasher.hash(password)
+            account = await self._accounts.add(email=email.lower(), password_hash=password_hash,
+                                               now=self._clock.now())
+        except EmailTaken:
+            raise
+        except BaseException:
+            attempt.abandoned()
+            raise
+        attempt.abandoned()
         return AccountOut.model_validate(account)
 
-    async def login(self, *, email: str, password: str) -> TokenOut:
-        account = await self._accounts.get_by_email(email.strip().lower())
-        # Unknown email and wrong password cost the same bcrypt and give the same answer.
-        ok = await self._hasher.verify(password, account.password_hash if account else None)
+    async def login(self, *, email: str, password: str,
+                    client_address: str | None = None) -> TokenOut:
+        email = email.strip().lower()
+        # Throttled attempts (429) cost no query and no bcrypt; see app/services/throttle.py.
+        attempt = self._throttle.attempt(email=email, address=client_address)
+        try:
+            account = await self._accounts.get_by_email(email)
+            # Unknown email and wrong password cost the same bcrypt and give the same answer.
+            ok = await self._hasher.verify(password, account.password_hash if account else None)
+        except BaseException:
+            attempt.abandoned()
+            raise
         if account is None or not ok:
             raise BadCredentials()
+        attempt.succeeded()
         token, expires_in = self._tokens.issue_access(account.id)
         return TokenOut(access_token=token, expires_in=expires_in)
 
