@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Profile, ViewingTimeConfig
+from app.errors import NotAuthenticated
+from app.models import Account, Profile, ViewingTimeConfig
 
 
 class ProfileRepository:
@@ -22,13 +24,20 @@ class ProfileRepository:
             )
             return list(result.scalars())
 
+    async def account_exists(self, account_id: uuid.UUID) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(exists().where(Account.id == account_id))))
+
     async def add(self, *, account_id: uuid.UUID, name: str, is_kids: bool, now: datetime,
                   default_config: dict[str, object] | None) -> Profile:
         profile = Profile(id=uuid.uuid4(), account_id=account_id, name=name, is_kids=is_kids,
                           created_at=now)
         async with self._sessions.begin() as session:
             session.add(profile)
-            await session.flush()
+            try:
+                await session.flush()
+            except IntegrityError:  # the new id is unique: only the account's foreign key fails
+                raise NotAuthenticated("Account no longer exists") from None
             if default_config is not None:
                 session.add(ViewingTimeConfig(profile_id=profile.id, updated_at=now, **default_config))
         return profile

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Profile, ViewingTimeConfig
+from app.models import Account, Profile, ViewingTimeConfig
 
 # Newest first straight off the index: an ordered range scan that stops after :limit rows. No
 # join, so nothing makes the planner reorder rows; each listed row reads its title's name by key.
@@ -115,6 +115,10 @@ class ReportRepository:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [Child(r[0], r[1], r[2]) for r in rows]
+
+    async def account_exists(self, account_id: uuid.UUID) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(exists().where(Account.id == account_id))))
 
     async def weeks(self, *, profile_ids: list[uuid.UUID], starts: list[datetime],
                     ends: list[datetime], first: date, last: date, top: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.errors import ProfileNotFound, TitleNotFound
+from app.errors import NotAuthenticated, ProfileNotFound, TitleNotFound
 from app.repositories.profiles import ProfileRepository
 from app.repositories.titles import TitleRepository
 from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
@@ -27,7 +27,12 @@ class ProfileService:
         self._clock = clock
 
     async def list(self, account_id: uuid.UUID) -> list[ProfileOut]:
-        return [ProfileOut.model_validate(p) for p in await self._profiles.list_for(account_id)]
+        profiles = await self._profiles.list_for(account_id)
+        # No profiles: a new account, or a deleted one whose token is still signed and unexpired
+        # (refused; the extra query is paid only by empty lists).
+        if not profiles and not await self._profiles.account_exists(account_id):
+            raise NotAuthenticated("Account no longer exists")
+        return [ProfileOut.model_validate(p) for p in profiles]
 
     async def create(self, account_id: uuid.UUID, body: ProfileCreate) -> ProfileOut:
         config = {**DEFAULT_CONFIG, "timezone": body.timezone} if body.is_kids else None

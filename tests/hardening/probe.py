@@ -1,0 +1,61 @@
+"""Call every endpoint of the route table with real ids of one account and a valid body.
+
+Used by the abuse tests: with another account's token (every answer must be 404, or 401/403
+where the endpoint is about the caller itself), and with the token of an account that has since
+been deleted (401 or 404, never a 2xx and never a 5xx).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from app.routes import ENDPOINTS, Endpoint
+
+
+@dataclass
+class Ids:
+    profile_id: str
+    session_id: str
+    title_id: str
+
+
+BODIES: dict[str, object] = {
+    "HeartbeatRequest": lambda ids: {"profile_id": ids.profile_id, "title_id": ids.title_id,
+                                     "device_id": "probe"},
+    "ProfileCreate": lambda ids: {"name": "Probe", "is_kids": True},
+    "TitlesUpsert": lambda ids: {"titles": [{"id": str(uuid.uuid4()), "title": "Probe",
+                                             "is_educational": False}]},
+    "PinSet": lambda ids: {"new_pin": "4321", "current_pin": "1234"},
+    "PinVerify": lambda ids: {"pin": "1234"},
+    "PinReset": lambda ids: {"password": "wrong-password", "new_pin": "4321"},
+    "ViewingTimeConfigUpdate": lambda ids: {"weekday_limit_minutes": 60},
+    "GrantRequest": lambda ids: {"minutes": 15},
+    "Credentials": lambda ids: {"email": f"{uuid.uuid4().hex[:8]}@example.com",
+                                "password": "correct-horse-battery"},
+    "LoginRequest": lambda ids: {"email": "nobody@example.com", "password": "x"},
+}
+
+
+def authenticated() -> list[Endpoint]:
+    return [e for e in ENDPOINTS if e.auth]
+
+
+def path_of(endpoint: Endpoint, ids: Ids) -> str:
+    return re.sub(r"{(\w+)}", lambda m: getattr(ids, m.group(1)), endpoint.path)
+
+
+def body_of(endpoint: Endpoint, ids: Ids) -> object | None:
+    if endpoint.body is None:
+        return None
+    return BODIES[endpoint.body.__name__](ids)  # type: ignore[operator]
+
+
+async def call(client: httpx.AsyncClient, endpoint: Endpoint, ids: Ids,
+               headers: dict[str, str]) -> httpx.Response:
+    body = body_of(endpoint, ids)
+    return await client.request(endpoint.method, path_of(endpoint, ids), headers=headers,
+                                json=body if body is not None else None)
