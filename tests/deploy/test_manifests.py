@@ -29,10 +29,11 @@ NAME = "viewing-time-service"
 SECRET_TEMPLATE = DEPLOY / "base" / "secret.example.yaml"
 # Secret keys that are not settings themselves but are mapped onto one in the pod spec.
 MAPPED_KEYS = {"DATABASE_DIRECT_URL"}
+Rendering = tuple[str, list[Manifest]]
 
 
 @pytest.fixture(params=sorted(RENDERINGS), scope="module")
-def rendering(request: pytest.FixtureRequest) -> tuple[str, list[Manifest]]:
+def rendering(request: pytest.FixtureRequest) -> Rendering:
     return request.param, render(RENDERINGS[request.param])
 
 
@@ -58,7 +59,7 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 # --- schemas ---------------------------------------------------------------------------------
 
-def test_every_rendered_manifest_is_valid_kubernetes_1_30(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_every_rendered_manifest_is_valid_kubernetes_1_30(rendering: Rendering) -> None:
     name, manifests = rendering
     assert {m["kind"] for m in manifests} >= {
         "Deployment", "Service", "ConfigMap", "ServiceAccount", "Job",
@@ -93,24 +94,29 @@ def test_the_validator_is_strict_and_offline(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(socket.socket, "connect", no_network)
     deployment = one(render(RENDERINGS["base"]), "Deployment")
     kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
-    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["paht"] = "/"
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["httpGet"]["paht"] = "/"
     with pytest.raises(kubernetes_validate.ValidationError, match="paht"):
         kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) not installed")
-def test_the_python_renderer_agrees_with_kubectl_kustomize(rendering) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.skipif(shutil.which("kubectl") is None,
+                    reason="kubectl (with kustomize) not installed")
+def test_the_python_renderer_agrees_with_kubectl_kustomize(rendering: Rendering) -> None:
     name, manifests = rendering
     out = subprocess.run(["kubectl", "kustomize", str(RENDERINGS[name])], check=True,
                          capture_output=True, text=True, timeout=60).stdout
-    theirs = sorted((m for m in yaml.safe_load_all(out) if m), key=lambda m: (m["kind"], m["metadata"]["name"]))
-    ours = sorted(manifests, key=lambda m: (m["kind"], m["metadata"]["name"]))
+    def by_key(m: Manifest) -> tuple[str, str]:
+        return m["kind"], m["metadata"]["name"]
+
+    theirs = sorted((m for m in yaml.safe_load_all(out) if m), key=by_key)
+    ours = sorted(manifests, key=by_key)
     assert ours == theirs
 
 
 # --- the Deployment --------------------------------------------------------------------------
 
-def test_replicas_rollout_and_autoscaling(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_replicas_rollout_and_autoscaling(rendering: Rendering) -> None:
     name, manifests = rendering
     deployment = one(manifests, "Deployment", NAME)
     replicas = deployment["spec"]["replicas"]
@@ -131,7 +137,7 @@ def test_replicas_rollout_and_autoscaling(rendering) -> None:  # type: ignore[no
     assert pdb["spec"].get("maxUnavailable") == 1 or pdb["spec"].get("minAvailable", 0) < replicas
 
 
-def test_probes(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_probes(rendering: Rendering) -> None:
     _, manifests = rendering
     pod = one(manifests, "Deployment", NAME)["spec"]["template"]["spec"]
     [api] = pod["containers"]
@@ -146,7 +152,7 @@ def test_probes(rendering) -> None:  # type: ignore[no-untyped-def]
     assert args.workers == 1  # the drain period needs a single worker (app/shutdown.py)
 
 
-def test_graceful_shutdown_fits_the_grace_period(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_graceful_shutdown_fits_the_grace_period(rendering: Rendering) -> None:
     _, manifests = rendering
     pod = one(manifests, "Deployment", NAME)["spec"]["template"]["spec"]
     [api] = pod["containers"]
@@ -160,7 +166,7 @@ def test_graceful_shutdown_fits_the_grace_period(rendering) -> None:  # type: ig
     assert pod["terminationGracePeriodSeconds"] >= pause + graceful + pool_close
 
 
-def test_security_context_resources_and_tmp(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_security_context_resources_and_tmp(rendering: Rendering) -> None:
     _, manifests = rendering
     for workload in workloads(manifests):
         where = f"{workload['kind']}/{workload['metadata']['name']}"
@@ -184,7 +190,7 @@ def test_security_context_resources_and_tmp(rendering) -> None:  # type: ignore[
                     assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where} {kind}"
 
 
-def test_images_are_pinned_and_the_same_for_job_and_deployment(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_images_are_pinned_and_the_same_for_job_and_deployment(rendering: Rendering) -> None:
     name, manifests = rendering
     images = {c["image"] for w in workloads(manifests) for pod in pod_specs(w)
               for c in containers(pod)}
@@ -205,7 +211,7 @@ def _secret_template() -> Manifest:
     return secret
 
 
-def test_env_comes_from_the_configmap_and_the_secret(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_env_comes_from_the_configmap_and_the_secret(rendering: Rendering) -> None:
     _, manifests = rendering
     config = one(manifests, "ConfigMap", NAME)
     secret = _secret_template()
@@ -217,14 +223,15 @@ def test_env_comes_from_the_configmap_and_the_secret(rendering) -> None:  # type
         for pod in pod_specs(workload):
             for c in containers(pod):
                 sources = {(k, v["name"]) for s in c["envFrom"] for k, v in s.items()}
-                assert sources == {("configMapRef", NAME), ("secretRef", secret["metadata"]["name"])}
+                assert sources == {("configMapRef", NAME),
+                                   ("secretRef", secret["metadata"]["name"])}
                 for env in c.get("env", []):
                     assert env["name"] in settings
                     ref = env["valueFrom"]["secretKeyRef"]
                     assert ref["name"] == NAME and ref["key"] in secret["stringData"]
 
 
-def test_the_secret_is_a_template_and_never_applied(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_the_secret_is_a_template_and_never_applied(rendering: Rendering) -> None:
     _, manifests = rendering
     assert not [m for m in manifests if m["kind"] == "Secret"]
     for key, value in _secret_template()["stringData"].items():
@@ -236,7 +243,7 @@ def test_production_runs_behind_a_transaction_mode_pooler() -> None:
     assert config["data"]["DB_STATEMENT_CACHE_SIZE"] == "0"
 
 
-def test_the_migration_job_runs_before_the_rollout(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_job_runs_before_the_rollout(rendering: Rendering) -> None:
     _, manifests = rendering
     job = one(manifests, "Job")
     [migrate] = job["spec"]["template"]["spec"]["containers"]
@@ -251,15 +258,16 @@ def test_the_migration_job_runs_before_the_rollout(rendering) -> None:  # type: 
         deployment["spec"]["template"]["metadata"]["labels"]
 
 
-def test_overlays_set_their_namespace(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_overlays_set_their_namespace(rendering: Rendering) -> None:
     name, manifests = rendering
     namespaces = {m["metadata"].get("namespace") for m in manifests}
-    assert namespaces == ({None} if name == "base" else {f"viewing-time{'-dev' if name == 'dev' else ''}"})
+    expected = {"base": None, "dev": "viewing-time-dev", "production": "viewing-time"}[name]
+    assert namespaces == {expected}
 
 
 # --- traffic ---------------------------------------------------------------------------------
 
-def test_the_service_reaches_the_api_port(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_the_service_reaches_the_api_port(rendering: Rendering) -> None:
     _, manifests = rendering
     service = one(manifests, "Service")
     pod = one(manifests, "Deployment", NAME)["spec"]["template"]
@@ -268,7 +276,7 @@ def test_the_service_reaches_the_api_port(rendering) -> None:  # type: ignore[no
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names
 
 
-def test_network_policy(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_network_policy(rendering: Rendering) -> None:
     _, manifests = rendering
     policy = one(manifests, "NetworkPolicy")["spec"]
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
@@ -293,7 +301,7 @@ def test_network_policy(rendering) -> None:  # type: ignore[no-untyped-def]
 
 # --- the documented order (deploy/README.md, "Deploying, in order") ---------------------------
 
-def test_the_documented_apply_order_takes_every_manifest_once(rendering) -> None:  # type: ignore[no-untyped-def]
+def test_the_documented_apply_order_takes_every_manifest_once(rendering: Rendering) -> None:
     _, manifests = rendering
     readme = (DEPLOY / "README.md").read_text()
     steps = {"-l '!app.kubernetes.io/component'": lambda c: c is None,
@@ -302,8 +310,8 @@ def test_the_documented_apply_order_takes_every_manifest_once(rendering) -> None
     groups: dict[str, list[str]] = {}
     for selector, picks in steps.items():
         assert f"kubectl apply -k $O {selector}" in readme, selector
-        groups[selector] = [m["kind"] for m in manifests
-                            if picks(m["metadata"].get("labels", {}).get("app.kubernetes.io/component"))]
+        groups[selector] = [m["kind"] for m in manifests if picks(
+            m["metadata"].get("labels", {}).get("app.kubernetes.io/component"))]
     assert sum(len(g) for g in groups.values()) == len(manifests)  # each exactly once
     first, migration, api = groups.values()
     assert {"ConfigMap", "ServiceAccount"} <= set(first)  # what the Job needs, before the Job

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -28,6 +28,7 @@ from tests.support.pgproxy import RoundTripProxy
 SERVER_POOL = 2  # server connections PgBouncer may open to the database
 APP_POOL = 6  # client connections in each of the app's pools
 CHILDREN = 12
+Bounced = tuple[httpx.AsyncClient, Container, RoundTripProxy]
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +68,8 @@ async def test_control_cached_statements_break_behind_transaction_pooling(
 
 
 @pytest.fixture
-async def bounced(pgbouncer: PgBouncer, deploy_database_url: str, clock: FrozenClock):  # type: ignore[no-untyped-def]
+async def bounced(pgbouncer: PgBouncer, deploy_database_url: str,
+                  clock: FrozenClock) -> AsyncIterator[Bounced]:
     """The app configured for the pooler; its pooled connections pass a round-trip counter."""
     proxy = RoundTripProxy(pgbouncer.url())
     await proxy.up()
@@ -95,7 +97,7 @@ async def _server_connections(database_url: str) -> int:
         await conn.close()
 
 
-async def test_heartbeats_through_pgbouncer(bounced, deploy_database_url: str,  # type: ignore[no-untyped-def]
+async def test_heartbeats_through_pgbouncer(bounced: Bounced, deploy_database_url: str,
                                             clock: FrozenClock) -> None:
     client, container, proxy = bounced
     parent = await api.signed_up(client, f"bouncer-{uuid.uuid4().hex[:8]}@example.com")
