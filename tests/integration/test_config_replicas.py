@@ -1,0 +1,108 @@
+"""Two app instances on one database: a config change made through one reaches the other's
+cache (PostgreSQL NOTIFY → its ConfigChangeListener) well within a second, though the other's
+cache TTL is an hour.
+
+The second instance is a real `python -m app serve` process: dependency-injector wiring is
+module-global, so two containers cannot serve side by side in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from app.database import ROOT
+from app.services.clock import FrozenClock
+from tests.conftest import JWT_SECRET
+from tests.support.api import API
+from tests.support.parental import put_config
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # The other instance runs on the real clock: tokens minted here must be valid there.
+    return FrozenClock(datetime.now(UTC))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def replica(database_url: str, app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """A second instance, started after this test's app (which truncates the tables)."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET,
+           "CONFIG_CACHE_TTL_SECONDS": "3600", "DB_POOL_SIZE": "2", "LOG_LEVEL": "WARNING"}
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"replica did not start:\n{log.read().decode(errors='replace')}")
+                await asyncio.sleep(0.1)
+            yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+async def test_a_config_change_reaches_the_other_replica_on_its_next_heartbeat(
+        parent, titles, replica):
+    kid = await parent.child()
+
+    async def beat_on_replica(session_id: str | None = None) -> dict:
+        body = {"profile_id": kid, "title_id": titles.cartoon, "device_id": "tv"}
+        if session_id:
+            body["session_id"] = session_id
+        r = await replica.post(f"{API}/viewing-time/heartbeat", headers=parent.headers, json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    first = await beat_on_replica()  # the replica caches the profile's facts (120 or 180 min)
+    assert first["remaining_minutes"] >= 119
+    assert (await beat_on_replica(first["session_id"]))["remaining_minutes"] >= 119  # cached
+
+    r = await put_config(parent, kid, weekday_limit_minutes=30, weekend_limit_minutes=30)
+    assert r.status_code == 200
+    changed_at = time.perf_counter()
+    beats = 0
+    while True:
+        beats += 1
+        seen = await beat_on_replica(first["session_id"])
+        if seen["remaining_minutes"] <= 30:
+            break
+        assert time.perf_counter() - changed_at < 1, "the change did not arrive within 1 s"
+        await asyncio.sleep(0.01)
+    elapsed_ms = (time.perf_counter() - changed_at) * 1000
+    print(f"\nreplica saw the new limit on heartbeat #{beats} after the change, "
+          f"{elapsed_ms:.0f} ms after the PUT returned")
+    assert seen["remaining_minutes"] == pytest.approx(29.5, abs=0.5)
