@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench clean
+.PHONY: run test test-slow bench bench-memory clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(STAMP)  ## the whole suite on a fresh database (DATABASE_URL's server, e
 
 test-slow: $(STAMP)  ## long scenarios (concurrency at scale, database restarts)
 	$(PY) -m pytest -q -m slow
+
+bench: $(STAMP)  ## the service against the one-round-trip ceiling, same run (bench/README.md)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-memory: $(STAMP)  ## RSS after 1,000,000 heartbeats with 10,000 cached configs (slow)
+	$(PY) -m bench.run --scenarios memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pgdata

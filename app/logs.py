@@ -22,13 +22,28 @@ import orjson
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# (uvicorn adds `color_message`, a copy of the message with terminal colours.)
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                         "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, created: float) -> str:
+        # The access line runs per request: format the date once a second, not once a line.
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp}.{int((created - second) * 1000):03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "event": record.getMessage(),
@@ -60,6 +75,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             # The app logs its own access line (app.observability); uvicorn's would double it.
             "uvicorn.access": {"handlers": [], "propagate": False},
+            # Alembic narrates its plugin set-up at INFO whenever /readyz reads the head.
+            "alembic": {"level": "WARNING"},
         },
     }
 

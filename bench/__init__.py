@@ -1,0 +1,1 @@
+"""The benchmark: the yardstick ("the ceiling"), wrk scripts and the runner behind `make bench`."""

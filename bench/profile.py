@@ -1,0 +1,63 @@
+"""Summarise a py-spy profile of the service under load: where a heartbeat's CPU goes.
+
+    py-spy record -p PID -d 10 -r 200 -f raw -o prof.raw   # collapsed stacks
+    python -m bench.profile prof.raw [--top 25]
+
+Prints the share of samples in which each function is on the stack (inclusive) and at the top
+of the stack (self), idle time (the event loop waiting in epoll) shown apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+
+IDLE = re.compile(r"select \(selectors|_run_once.*epoll|run_forever \(asyncio/base_events|poll \(")
+
+
+def _frame(raw: str) -> str:
+    # "handle (app/endpoints/x.py:12)" -> "handle (app/endpoints/x.py)": group lines of a function
+    return re.sub(r":\d+\)$", ")", raw.strip())
+
+
+def summarise(path: Path, top: int = 25) -> str:
+    inclusive: Counter[str] = Counter()
+    self_time: Counter[str] = Counter()
+    total = idle = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";") if f.strip()]
+        if not frames:
+            continue
+        total += n
+        if "select (selectors.py)" in frames[-1] or "epoll" in frames[-1] or \
+                frames[-1].startswith("run_forever") or frames[-1].startswith("_run_once"):
+            idle += n
+            continue
+        for f in set(frames):
+            inclusive[f] += n
+        self_time[frames[-1]] += n
+    busy = max(total - idle, 1)
+    out = [f"{total} samples, {idle / max(total, 1):.0%} idle; shares below are of busy samples",
+           "", f"{'inclusive':>9}  function"]
+    out += [f"{n / busy:>9.1%}  {f}" for f, n in inclusive.most_common(top)]
+    out += ["", f"{'self':>9}  function"]
+    out += [f"{n / busy:>9.1%}  {f}" for f, n in self_time.most_common(top)]
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("raw", type=Path)
+    p.add_argument("--top", type=int, default=25)
+    args = p.parse_args()
+    print(summarise(args.raw, args.top))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+"""`make bench`: the service against the one-round-trip ceiling, same load, same run.
+
+    python -m bench.run [--duration 15] [--rounds 3] [--scenarios steady,pin,report]
+    python -m bench.run --scenarios memory          # make bench-memory (slow: 1,000,000 beats)
+
+Creates a scratch database on BENCH_DATABASE_URL's server (else DATABASE_URL's, else
+postgres@127.0.0.1:5432, else the embedded one), migrates and seeds it, then runs each target
+as its own uvicorn process (1 worker, uvloop + httptools) under the same wrk load, interleaved
+round by round, and prints one table. The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import orjson
+
+from bench import seed, tools
+from bench.tools import BenchError, Load, Server
+
+SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 2
+HEARTBEAT = "/api/v1/viewing-time/heartbeat"
+PC = "/api/v1/parental-controls"
+SCENARIOS = ("steady", "pin", "report", "memory")
+DEFAULT_SCENARIOS = "steady,pin,report"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, f"/{name}", parts.query, ""))
+
+
+async def _server_url() -> str:
+    for url in (os.environ.get("BENCH_DATABASE_URL"), os.environ.get("DATABASE_URL"),
+                "postgresql://postgres@127.0.0.1:5432/postgres"):
+        if not url:
+            continue
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            conn = await asyncpg.connect(_with_database(url, "postgres"), timeout=3)
+            await conn.close()
+            return _with_database(url, "postgres")
+    from app import embedded_db
+
+    return embedded_db.start("bench")
+
+
+def _get_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return orjson.loads(response.read())
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(url, data=orjson.dumps(body), method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, *, wrk: str, db_url: str,
+                 conn: asyncpg.Connection, workdir: Path) -> None:
+        self.args = args
+        self.wrk = wrk
+        self.db_url = db_url
+        self.conn = conn
+        self.workdir = workdir
+        self.lines: list[str] = []
+        self.viewers: list[seed.Viewer] = []
+        self.data_file = workdir / "viewers.txt"
+        self.admin_token = ""
+        self.profile: str | None = None
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def service(self, *, log_level: str = "INFO", name: str = "service",
+                **env: str) -> Server:
+        server = Server(name, [tools.python(), "-m", "app", "serve", "--host", "127.0.0.1",
+                               "--port", str(port := tools.free_port()), "--workers", "1"],
+                        port=port, log_dir=self.workdir, env={
+                            "DATABASE_URL": self.db_url, "JWT_SECRET": SECRET,
+                            "LOG_LEVEL": log_level, "DB_POOL_SIZE": str(self.args.pool),
+                            # Sessions stay open between rounds; no background sweeps.
+                            "SWEEP_INTERVAL_SECONDS": "3600", "STALE_GAP_SECONDS": "3600",
+                            "PROMETHEUS_MULTIPROC_DIR": "", **env})
+        server.wait_ready("/readyz")
+        return server
+
+    def ceiling(self) -> Server:
+        server = Server("ceiling", [tools.python(), "-m", "uvicorn", "bench.yardstick:app",
+                                    "--host", "127.0.0.1", "--port", str(port := tools.free_port()),
+                                    "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                                    "--no-access-log", "--log-level", "warning"],
+                        port=port, log_dir=self.workdir,
+                        env={"DATABASE_URL": self.db_url, "DB_POOL_SIZE": str(self.args.pool)})
+        server.wait_ready("/nodb", method="POST", body=b'{"profile_id": "x"}')
+        return server
+
+    def load(self, server: Server, path: str, seconds: float) -> Load:
+        cpu = server.cpu_seconds()
+        load = tools.run_wrk(self.wrk, server.url, script="heartbeat.lua",
+                             args=[str(self.data_file), path, str(self.args.threads)],
+                             seconds=seconds, connections=self.args.connections,
+                             threads=self.args.threads)
+        load.cpu_us = (server.cpu_seconds() - cpu) / max(load.requests, 1) * 1e6
+        return load
+
+    def measure(self, server: Server, path: str) -> Load:
+        self.load(server, path, self.args.warmup)
+        return self.load(server, path, self.args.duration)
+
+    def warm_up(self, server: Server) -> None:
+        """Until every profile's config and token are cached: measured beats are all warm."""
+        for _ in range(10):
+            self.load(server, HEARTBEAT, self.args.warmup)
+            if self.admin(server)["config_cache"]["current_size"] >= len(self.viewers):
+                return
+        raise BenchError("the config cache never held every profile (CONFIG_CACHE_MAX_SIZE?)")
+
+    def admin(self, server: Server) -> dict[str, Any]:
+        return _get_json(server.url + "/api/v1/admin/metrics", self.admin_token)
+
+    # --- scenarios ---------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        self.viewers = await seed.seed_viewers(self.conn, profiles=self.args.profiles,
+                                               per_account=2, secret=SECRET)
+        seed.write_wrk_data(self.viewers, self.data_file)
+        self.admin_token = await seed.seed_admin(self.conn, secret=SECRET)
+        self.counter = await tools.StatementCounter.open(self.conn)
+
+    async def service_run(self, log_level: str, *, count: bool) -> tuple[Load, dict[str, Any]]:
+        await seed.refresh_sessions(self.conn, self.viewers)
+        server = self.service(log_level=log_level)
+        try:
+            self.warm_up(server)
+            before = self.admin(server)
+            if count:
+                await self.counter.start()
+            load = self.load(server, HEARTBEAT, self.args.duration)
+            extra: dict[str, Any] = {"before": before}
+            if count:
+                extra["statements"] = await self.counter.stop()
+            extra["after"] = self.admin(server)
+        finally:
+            server.stop()
+        return load, extra
+
+    async def py_spy(self) -> str:
+        """A separate run under py-spy (sampling slows the target: not in the table)."""
+        spy = Path(tools.python()).with_name("py-spy")
+        if not spy.exists():
+            return "py-spy is not installed in the virtual environment (pip install py-spy)"
+        raw = self.workdir / "heartbeat-profile.raw"
+        await seed.refresh_sessions(self.conn, self.viewers)
+        server = self.service()
+        try:
+            self.warm_up(server)
+            recorder = subprocess.Popen(
+                [str(spy), "record", "-p", str(server.pid), "-d", str(int(self.args.duration)),
+                 "-r", "250", "-f", "raw", "-o", str(raw)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.load(server, HEARTBEAT, self.args.duration + 1)
+            recorder.wait(timeout=120)
+        finally:
+            server.stop()
+        from bench.profile import summarise
+
+        return summarise(raw, top=30) if raw.exists() else "py-spy recorded nothing"
+
+    def ceiling_run(self, path: str = "/heartbeat") -> Load:
+        server = self.ceiling()
+        try:
+            return self.measure(server, path)
+        finally:
+            server.stop()
+
+    async def steady(self) -> None:
+        runs: dict[str, list[Load]] = {"service": [], "ceiling": [], "quiet": []}
+        ratios: list[float] = []
+        counted: dict[str, Any] = {}
+        cache = {"hits": 0, "misses": 0, "beats": 0, "trips": 0}
+        for r in range(self.args.rounds):
+            order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service",
+                                                                         "quiet"]
+            for target in order:
+                print(f"  round {r + 1}/{self.args.rounds}: {target} …", flush=True)
+                if target == "ceiling":
+                    runs["ceiling"].append(self.ceiling_run())
+                    continue
+                load, extra = await self.service_run("INFO" if target == "service" else
+                                                     "WARNING", count=r == 0 and
+                                                     target == "service")
+                runs[target].append(load)
+                counted.update({k: v for k, v in extra.items() if k == "statements"})
+                b, a = extra["before"], extra["after"]
+                cache["hits"] += a["config_cache"]["total_hits"] - b["config_cache"]["total_hits"]
+                cache["misses"] += (a["config_cache"]["total_misses"]
+                                    - b["config_cache"]["total_misses"])
+                beats = a["heartbeat"]["total_processed"] - b["heartbeat"]["total_processed"]
+                cache["beats"] += beats
+                cache["trips"] += round(a["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                        * a["heartbeat"]["total_processed"]
+                                        - b["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                        * b["heartbeat"]["total_processed"])
+            ratios.append(runs["service"][-1].rps / runs["ceiling"][-1].rps)
+        print("  ceiling without the database …", flush=True)
+        nodb = self.ceiling_run("/nodb")
+        self.report_steady(runs, ratios, nodb, counted, cache)
+        if self.args.profile:
+            print("  profiling the service …", flush=True)
+            self.profile = await self.py_spy()
+
+    def report_steady(self, runs: dict[str, list[Load]], ratios: list[float], nodb: Load,
+                      counted: dict[str, Any], cache: dict[str, int]) -> None:
+        def med(loads: list[Load], attr: str) -> float:
+            return statistics.median(getattr(x, attr) for x in loads)
+
+        rows = [("heartbeat: the service (LOG_LEVEL=INFO)", runs["service"]),
+                ("ceiling: bench/yardstick.py, 1 upsert", runs["ceiling"]),
+                ("heartbeat, no access log (LOG_LEVEL=WARNING)", runs["quiet"]),
+                ("ceiling without the database (1 run)", [nodb])]
+        out = self.lines
+        out.append(f"{'run':<46}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}"
+                   f"{'errors':>8}   req/s per round")
+        for label, loads in rows:
+            out.append(f"{label:<46}{med(loads, 'rps'):>8,.0f}{med(loads, 'p50_ms'):>9.1f}"
+                       f"{med(loads, 'p99_ms'):>9.1f}{med(loads, 'cpu_us'):>12.0f}"
+                       f"{sum(x.errors for x in loads):>8}   "
+                       + " ".join(f"{x.rps:,.0f}" for x in loads))
+        ratio = statistics.median(ratios)
+        p50 = med(runs["service"], "p50_ms") / med(runs["ceiling"], "p50_ms")
+        out.append("")
+        out.append(f"heartbeat/ceiling req/s: {ratio:.2f} (median of rounds: "
+                   f"{' '.join(f'{x:.2f}' for x in ratios)}; target >= 0.60)")
+        out.append(f"heartbeat p50 / ceiling p50: {p50:.2f} (target <= 2)")
+        cpu = med(runs["service"], "cpu_us") / med(runs["ceiling"], "cpu_us")
+        out.append(f"service CPU per heartbeat / ceiling CPU per request: {cpu:.2f} "
+                   f"(server process only; a 0.60 req/s ratio needs <= {1 / 0.6:.2f} when "
+                   "CPU-bound)")
+        info, quiet = med(runs["service"], "rps"), med(runs["quiet"], "rps")
+        out.append(f"access log line: {quiet / info - 1:+.1%} req/s without it; "
+                   f"{med(runs['service'], 'cpu_us') - med(runs['quiet'], 'cpu_us'):.0f} µs "
+                   "CPU per request")
+        if "statements" in counted:
+            statements, top = counted["statements"]
+            beats = runs["service"][0].requests
+            out.append(f"statements per continuing heartbeat: {statements / beats:.3f} "
+                       f"({statements:,} {self.counter.source} / {beats:,} heartbeats, round 1)")
+            if not self.counter.pgss:
+                out.append("  (pg_stat_statements is not in shared_preload_libraries on this "
+                           "server: transactions counted instead; each autocommit statement is "
+                           "one, BEGIN/COMMIT would not show)")
+            for calls, query in top:
+                out.append(f"  {calls:>9,}  {' '.join(query.split())[:90]}")
+        if cache["beats"]:
+            lookups = cache["hits"] + cache["misses"]
+            out.append(f"service's own count: {cache['trips'] / cache['beats']:.3f} db round "
+                       f"trips per heartbeat; config cache hit rate "
+                       f"{cache['hits'] / max(lookups, 1):.2%} (after warm-up)")
+
+    async def pin(self) -> None:
+        server = self.service()
+        try:
+            if _post(server.url + f"{PC}/pin", self.viewers[0].token, {"new_pin": "1234"}) \
+                    == 404:
+                self.lines.append("PIN scenario skipped: /api/v1/parental-controls/pin is "
+                                  "not served")
+                return
+            accounts = list(dict.fromkeys(v.token for v in self.viewers))[1:20]
+            for token in accounts:  # the hasher is one thread: about 0.3 s each
+                _post(server.url + f"{PC}/pin", token, {"new_pin": "1234"})
+            tokens = self.workdir / "pin-tokens.txt"
+            tokens.write_text("\n".join([self.viewers[0].token, *accounts]) + "\n")
+            self.warm_up(server)
+            alone, loaded, pins = [], [], []
+            for _ in range(2):
+                print("  heartbeats alone …", flush=True)
+                alone.append(self.load(server, HEARTBEAT, self.args.duration))
+                print("  heartbeats with 20 PIN verifications in flight …", flush=True)
+                pin_run = tools.start_wrk(
+                    self.wrk, server.url, script="pin_verify.lua",
+                    args=[str(tokens), f"{PC}/pin/verify", "1234"],
+                    seconds=self.args.duration + 4, connections=20, threads=20)
+                time.sleep(2)  # the 20 are queued on the hasher before the heartbeats start
+                loaded.append(self.load(server, HEARTBEAT, self.args.duration))
+                pins.append(tools.collect_wrk(pin_run))
+        finally:
+            server.stop()
+        p99_alone = statistics.median(x.p99_ms for x in alone)
+        p99_loaded = statistics.median(x.p99_ms for x in loaded)
+        self.lines.append(
+            f"PIN checks: heartbeat p99 {p99_alone:.1f} ms alone, {p99_loaded:.1f} ms with 20 "
+            f"/pin/verify in flight ({p99_loaded - p99_alone:+.1f} ms; target <= +10 ms); "
+            f"heartbeat req/s {statistics.median(x.rps for x in alone):,.0f} -> "
+            f"{statistics.median(x.rps for x in loaded):,.0f}; "
+            f"{statistics.median(x.rps for x in pins):.1f} PIN checks/s, "
+            f"{sum(x.errors for x in pins)} errors")
+
+    async def report(self) -> None:
+        print("  seeding 1,000,000 sessions …", flush=True)
+        started = time.monotonic()
+        family = await seed.seed_history(
+            self.conn, secret=SECRET, other_profiles=[v.profile_id for v in self.viewers],
+            other_sessions=self.args.history_sessions)
+        seeded = time.monotonic() - started
+        server = self.service()
+        try:
+            today = datetime.now(UTC).date()
+            history = (f"{PC}/profiles/{family.children[0]}/history?"
+                       f"from_date={today - timedelta(days=89)}&to_date={today}")
+            timings = {}
+            for label, path in (("weekly report, 10 children", f"{PC}/weekly-report"),
+                                ("history, 90 days of one child", history)):
+                samples = []
+                for i in range(35):
+                    started = time.perf_counter()
+                    _get_json(server.url + path, family.token)
+                    if i >= 5:  # the first few warm the caches and plans
+                        samples.append((time.perf_counter() - started) * 1000)
+                timings[label] = samples
+            queries = self.admin(server)["weekly_report"]["avg_queries_per_report"]
+        finally:
+            server.stop()
+        total = await self.conn.fetchval("SELECT count(*) FROM viewing_sessions")
+        self.lines.append(f"reports ({total:,} sessions in the table, seeded in {seeded:.0f} s; "
+                          "client-side over HTTP on 127.0.0.1, 30 requests each):")
+        for label, samples in timings.items():
+            q = statistics.quantiles(samples, n=20)
+            self.lines.append(f"  {label:<32} p50 {statistics.median(samples):6.1f} ms   "
+                              f"p95 {q[18]:6.1f} ms")
+        self.lines.append(f"  queries per weekly report: {queries:g} (target <= 3; targets: "
+                          "report < 50 ms, history < 20 ms)")
+
+    async def memory(self) -> None:
+        beats = self.args.memory_beats
+        server = self.service(log_level="WARNING")
+        try:
+            self.warm_up(server)
+            start_rss = server.rss_mb()[0]
+            sent = 0
+            while sent < beats:
+                load = self.load(server, HEARTBEAT, 60)
+                sent += load.requests
+                print(f"  {sent:,} heartbeats, RSS {server.rss_mb()[0]:.0f} MB", flush=True)
+            rss, peak = server.rss_mb()
+            cached = self.admin(server)["config_cache"]["current_size"]
+        finally:
+            server.stop()
+        self.lines.append(f"memory: RSS {rss:.0f} MB (peak {peak:.0f} MB, {start_rss:.0f} MB "
+                          f"after warm-up) after {sent:,} heartbeats with {cached:,} cached "
+                          "configs (target <= 150 MB)")
+
+
+def _machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {sys.version.split()[0]}"
+
+
+async def main(args: argparse.Namespace) -> int:
+    wrk = tools.ensure_wrk()
+    server_url = await _server_url()
+    name = f"vts_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    db_url = _with_database(server_url, name)
+    workdir = Path(tempfile.mkdtemp(prefix="vts-bench-"))
+    try:
+        from app.migrations import upgrade
+
+        await asyncio.to_thread(upgrade, db_url)
+        conn = await asyncpg.connect(db_url)
+        try:
+            version = await conn.fetchval("SHOW server_version")
+            bench = Bench(args, wrk=wrk, db_url=db_url, conn=conn, workdir=workdir)
+            if "memory" in args.scenarios:
+                args.profiles = max(args.profiles, 10_000)
+            await bench.setup()
+            header = (f"{_machine()}; PostgreSQL {version} at {urlsplit(server_url).netloc}; "
+                      f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s runs "
+                      f"after {args.warmup:g} s warm-up, {args.rounds} rounds interleaved; "
+                      f"{len(bench.viewers):,} child profiles each continuing its own session; "
+                      f"1 uvicorn worker (uvloop, httptools), DB_POOL_SIZE={args.pool}")
+            for scenario in args.scenarios:
+                print(f"{scenario} …", flush=True)
+                await getattr(bench, scenario)()
+                bench.lines.append("")
+            print("\n" + header + "\n")
+            print("\n".join(bench.lines).rstrip())
+            if bench.profile:
+                print("\npy-spy profile of the service under the same load:\n" + bench.profile)
+            print(f"\nserver logs: {workdir}")
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return 0
+
+
+def _scenarios(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return names
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenarios", type=_scenarios, default=_scenarios(DEFAULT_SCENARIOS),
+                   help=f"comma-separated from {', '.join(SCENARIOS)} (default {DEFAULT_SCENARIOS})")
+    p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
+    p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--profiles", type=int, default=2048, help="child profiles (>= 2000)")
+    p.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of both servers")
+    p.add_argument("--history-sessions", type=int, default=1_000_000)
+    p.add_argument("--memory-beats", type=int, default=1_000_000)
+    p.add_argument("--profile", action="store_true",
+                   help="add a py-spy profile of the service under load (pip install py-spy)")
+    return p
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return asyncio.run(main(args))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
