@@ -111,6 +111,15 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"closed {_with_container(_settings(demo=False), work)} stale sessions")
 
 
+def cmd_loadtest(args: argparse.Namespace) -> None:
+    from app.loadtest import LoadTestError, run
+
+    try:
+        run(args)
+    except LoadTestError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _exit_normally_on_sigterm() -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; as a normal exit it lets atexit
     # hooks run, so the embedded PostgreSQL is stopped instead of orphaned.
@@ -194,6 +203,13 @@ def parser() -> argparse.ArgumentParser:
                    description="Load the demo data set (idempotent).").set_defaults(fn=cmd_seed_demo)
     sub.add_parser("sweep", help="close stale sessions",
                    description="Close sessions idle longer than the stale gap.").set_defaults(fn=cmd_sweep)
+    from app import loadtest
+
+    load = sub.add_parser("loadtest", help="drive simulated viewers against a URL",
+                          description=loadtest.__doc__,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    loadtest.add_arguments(load)
+    load.set_defaults(fn=cmd_loadtest)
     return p
 
 
