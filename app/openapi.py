@@ -35,6 +35,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": schema}}
     responses: dict[str, Any] = {str(e.status): ok}
     codes = set(e.errors) | ({401} if e.auth else set()) | ({400, 413, 422} if e.body else set())
+    codes |= {422} if params else set()  # a path id that is not a UUID
     for code in sorted(codes):
         responses[str(code)] = {"description": DESCRIPTIONS.get(code, "Error"),
                                 "content": {"application/json": {"schema": ERROR}}}
