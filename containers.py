@@ -121,7 +121,7 @@ class Container(containers.DeclarativeContainer):
     )
     # Parental controls.
     pin_service = providers.Singleton(PinService, pins=pins, hasher=hasher, tokens=tokens,
-                                      clock=clock)
+                                      clock=clock, throttle=login_throttle)
     viewing_config_service = providers.Singleton(
         ViewingConfigService, configs=viewing_configs, provider=config_provider,
         pins=pin_service, clock=clock,

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 READ_STATE = text("""
-    SELECT pin_hash, password_hash, failed_pin_attempts, pin_locked_until
+    SELECT email, pin_hash, password_hash, failed_pin_attempts, pin_locked_until
     FROM accounts WHERE id = :id
 """)
 
@@ -61,6 +61,7 @@ RESET = text("""
 
 @dataclass(frozen=True, slots=True)
 class PinState:
+    email: str
     pin_hash: str | None
     password_hash: str
     failed_attempts: int
@@ -87,7 +88,7 @@ class PinRepository:
             row = (await session.execute(READ_STATE, {"id": account_id})).first()
         if row is None:
             return None
-        return PinState(row.pin_hash, row.password_hash, row.failed_pin_attempts,
+        return PinState(row.email, row.pin_hash, row.password_hash, row.failed_pin_attempts,
                         row.pin_locked_until)
 
     async def record_failure(self, account_id: uuid.UUID, *, now: datetime, max_attempts: int,

@@ -23,6 +23,7 @@ from app.repositories.pins import PinRepository, PinState
 from app.schemas import PinStatusOut, PinVerifiedOut
 from app.services.clock import SystemClock
 from app.services.hasher import PasswordHasher
+from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
 
 MAX_FAILED_ATTEMPTS = 5
@@ -31,11 +32,12 @@ LOCK_DURATION = timedelta(minutes=30)
 
 class PinService:
     def __init__(self, *, pins: PinRepository, hasher: PasswordHasher, tokens: TokenService,
-                 clock: SystemClock) -> None:
+                 clock: SystemClock, throttle: LoginThrottle) -> None:
         self._pins = pins
         self._hasher = hasher
         self._tokens = tokens
         self._clock = clock
+        self._throttle = throttle
 
     async def _state(self, account_id: uuid.UUID) -> PinState:
         state = await self._pins.state(account_id)
@@ -102,8 +104,17 @@ class PinService:
     async def reset(self, account_id: uuid.UUID, *, password: str, new_pin: str) -> None:
         """Forgotten PIN: the account password sets a new one and clears any lockout."""
         state = await self._state(account_id)
-        if not await self._hasher.verify(password, state.password_hash):
+        # The password check is a password oracle like sign-in: it shares the account's
+        # sign-in budget (429 once exhausted; see services/throttle.py).
+        attempt = self._throttle.attempt(email=state.email, address=None)
+        try:
+            right = await self._hasher.verify(password, state.password_hash)
+        except BaseException:
+            attempt.abandoned()
+            raise
+        if not right:
             raise BadCredentials("Incorrect password")
+        attempt.succeeded()
         new_hash = await self._hasher.hash(new_pin)
         if not await self._pins.reset(account_id, new_hash=new_hash,
                                       checked_password_hash=state.password_hash):

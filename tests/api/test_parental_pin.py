@@ -191,6 +191,20 @@ async def test_reset_with_the_password_clears_the_lock(parent):
     assert (await verify(parent, "2468")).status_code == 200
 
 
+async def test_reset_passwords_share_the_sign_in_budget(parent):
+    """Wrong passwords at /pin/reset count like failed sign-ins of the account (10 → 429)."""
+    for _ in range(10):
+        r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers,
+                                     json={"password": "wrong-password", "new_pin": "2468"})
+        assert r.status_code == 401
+    r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers,
+                                 json={"password": PASSWORD, "new_pin": "2468"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    r = await parent.client.post(f"{API}/auth/login",
+                                 json={"email": parent.email, "password": PASSWORD})
+    assert r.status_code == 429
+
+
 async def test_reset_also_sets_a_first_pin(parent):
     r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers,
                                  json={"password": PASSWORD, "new_pin": "1357"})
