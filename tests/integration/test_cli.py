@@ -11,6 +11,16 @@ import pytest
 
 from app.database import asyncpg_dsn
 from tests.conftest import JWT_SECRET
+from tests.support.db import create_database, drop_database, server_url
+
+
+@pytest.fixture
+def scratch_url():
+    """A database of its own: the commands run in other processes and see everything."""
+    server = server_url()
+    name, url = create_database(server)
+    yield url
+    drop_database(server, name)
 
 
 def run(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:
@@ -48,15 +58,16 @@ def test_bad_argument_is_a_one_line_error():
     ({"JWT_SECRET": JWT_SECRET, "HEARTBEAT_INTERVAL_SECONDS": "abc"}, "HEARTBEAT_INTERVAL_SECONDS"),
     ({}, "JWT_SECRET is required"),
 ])
-def test_bad_settings_refuse_to_start_with_one_line(database_url, env, message):
-    result = run("sweep", database_url=database_url, **env)
+def test_bad_settings_refuse_to_start_with_one_line(scratch_url, env, message):
+    result = run("sweep", database_url=scratch_url, **env)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.anyio
-async def test_migrate_seed_demo_create_admin_and_sweep(database_url):
+async def test_migrate_seed_demo_create_admin_and_sweep(scratch_url):
+    database_url = scratch_url
     env = {"JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4"}
     assert run("migrate", database_url=database_url, **env).returncode == 0
     for _ in range(2):  # idempotent
