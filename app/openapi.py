@@ -26,6 +26,11 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string", "format": "uuid"}} for p in params]
+    if e.query is not None:
+        query = e.query.model_json_schema()
+        op.setdefault("parameters", []).extend(
+            {"name": name, "in": "query", "required": name in query.get("required", []),
+             "schema": schema} for name, schema in query["properties"].items())
     if e.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _ref(e.body)}}}

@@ -28,6 +28,7 @@ class Endpoint:
     many: bool = False  # the response is a list of `response`
     auth: bool = True
     errors: tuple[int, ...] = field(default=())
+    query: type[BaseModel] | None = None  # query-string parameters, one per field
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -69,7 +70,7 @@ ENDPOINTS: list[Endpoint] = [
              errors=(400, 403)),
     Endpoint("POST", f"{PC}/pin/reset", parental.reset_pin,
              "Forgotten PIN: set a new one with the account password (clears the lockout)",
-             s.PinReset, s.DetailOut),
+             s.PinReset, s.DetailOut, errors=(429,)),
     Endpoint("GET", f"{PC}/profiles/{{profile_id}}/viewing-time", parental.get_config,
              "A child profile's viewing-time config", response=s.ViewingTimeConfigOut,
              errors=(404,)),
@@ -85,7 +86,7 @@ ENDPOINTS: list[Endpoint] = [
              errors=(404,)),
     Endpoint("GET", f"{PC}/profiles/{{profile_id}}/history", parental.history,
              "Viewing history by viewing day (?from_date&to_date, at most 90 days)",
-             response=s.ViewingHistoryOut, errors=(404, 422)),
+             response=s.ViewingHistoryOut, errors=(404, 422), query=s.HistoryQuery),
     Endpoint("GET", f"{PC}/weekly-report", parental.weekly_report,
              "The last 7 viewing days of every child profile", response=s.WeeklyReportOut),
     Endpoint("GET", f"{API}/admin/metrics", metrics.admin_metrics,

@@ -132,3 +132,10 @@ async def test_at_most_500_sessions_newest_first(parent, titles, database_url):
     starts = [s["started_at"] for s in sessions]
     assert starts == sorted(starts, reverse=True)
     assert starts[0] == "2026-03-04T05:58:00Z"
+
+
+async def test_openapi_documents_the_query_parameters(client):
+    doc = (await client.get("/openapi.json")).json()
+    op = doc["paths"]["/api/v1/parental-controls/profiles/{profile_id}/history"]["get"]
+    assert [(p["name"], p["in"]) for p in op["parameters"]] == [
+        ("profile_id", "path"), ("from_date", "query"), ("to_date", "query")]
