@@ -75,7 +75,8 @@ async def grant(request: Request, grants: GrantService = Provide["grant_service"
 
 
 @inject
-async def list_grants(request: Request, grants: GrantService = Provide["grant_service"]) -> Response:
+async def list_grants(request: Request,
+                      grants: GrantService = Provide["grant_service"]) -> Response:
     owner = account_id(request)
     return json_response(await grants.list(owner, path_uuid(request, "profile_id")))
 

@@ -116,7 +116,8 @@ class PinRepository:
     async def set_first(self, account_id: uuid.UUID, *, new_hash: str) -> bool:
         """Store the first PIN; False when the account already has one (set meanwhile)."""
         async with self._sessions.begin() as session:
-            row = (await session.execute(SET_FIRST, {"id": account_id, "new_hash": new_hash})).first()
+            params = {"id": account_id, "new_hash": new_hash}
+            row = (await session.execute(SET_FIRST, params)).first()
         return row is not None
 
     async def reset(self, account_id: uuid.UUID, *, new_hash: str,

@@ -1,4 +1,4 @@
-"""A child's viewing-time config: read, partial update, validation, pin_token, when changes apply."""
+"""A child's viewing-time config: read, partial update, validation, pin_token, when it applies."""
 
 from __future__ import annotations
 

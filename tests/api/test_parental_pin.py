@@ -1,4 +1,4 @@
-"""The parental PIN: set, change, verify, reset, lockout (also under parallel guessing), pin_token."""
+"""The parental PIN: set, change, verify, reset, lockout (also when guessed in parallel), tokens."""
 
 from __future__ import annotations
 

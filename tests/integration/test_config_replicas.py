@@ -43,7 +43,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def replica(database_url: str, app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+async def replica(database_url: str,
+                  app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """A second instance, started after this test's app (which truncates the tables)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET,

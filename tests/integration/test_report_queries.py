@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
     seen: list[str] = []
 
-    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def before(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
         seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
@@ -51,8 +51,8 @@ async def _seed_week(database_url: str, profile_ids: list[str], title_id: str) -
                 is_educational, started_at, last_heartbeat_at, ended_at, total_seconds)
             SELECT gen_random_uuid(), p, $2, 'tv', 'tv', false, t, t, t + interval '10 minutes', 600
             FROM unnest($1::uuid[]) AS p,
-                 generate_series(timestamptz '2026-02-26 07:00+00', timestamptz '2026-03-04 11:00+00',
-                                 interval '1 day') AS d,
+                 generate_series(timestamptz '2026-02-26 07:00+00',
+                                 timestamptz '2026-03-04 11:00+00', interval '1 day') AS d,
                  generate_series(d, d + interval '285 minutes', interval '15 minutes') AS t
         """, ids, uuid.UUID(title_id))
         await conn.execute("""
