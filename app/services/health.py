@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DBAPIError
+
 from app.repositories.health import HealthRepository
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,15 @@ class HealthService:
         if self.draining:
             return False, "shutting down"
         try:
-            version = await self._health.migration_version()
+            try:
+                version = await self._health.migration_version()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # After a database restart the pooled connection was dead; this failure made
+                # SQLAlchemy drop every connection as old as it, so ask again on a fresh one.
+                # Without this, every replica turns unready at once after a failover.
+                version = await self._health.migration_version()
         except Exception as exc:  # any failure to ask is "not ready", never a 500
             log.info("not ready: %r", exc)
             return False, "database unreachable"
