@@ -52,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=_positive_float, default=60.0, help="seconds (default 60)")
     p.add_argument("--connections", type=_positive_int, default=64,
                    help="concurrent connections (default 64)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
 
 def _positive_int(value: str) -> int:
@@ -139,7 +140,8 @@ class LoadTest:
         kids = [p["id"] for p in body if p["is_kids"]]  # type: ignore[union-attr]
         missing = a.profiles - len(kids)
         if missing > 0:
-            print(f"creating {missing} child profiles (loadtest-N) …", flush=True)
+            if not a.json:
+                print(f"creating {missing} child profiles (loadtest-N) …", flush=True)
             created = await asyncio.gather(*[self.call(
                 "POST", f"{API}/profiles",
                 {"name": f"loadtest-{len(kids) + i}", "is_kids": True, "timezone": "UTC"})
@@ -218,12 +220,29 @@ class LoadTest:
                     f"{a.connections} connections")
             tasks = [self.scheduled(v, start + i * period / len(viewers), period, end)
                      for i, v in enumerate(viewers)]
-        print(f"loadtest: {len(viewers):,} viewers, {mode}, {a.duration:g} s -> {a.url}",
-              flush=True)
+        if not a.json:
+            print(f"loadtest: {len(viewers):,} viewers, {mode}, {a.duration:g} s -> {a.url}",
+                  flush=True)
         await asyncio.gather(*tasks)
-        self.report(time.perf_counter() - start, len(viewers))
+        seconds = time.perf_counter() - start
+        if a.json:
+            print(orjson.dumps(self.summary(seconds)).decode())
+        else:
+            self.report(seconds)
 
-    def report(self, seconds: float, viewers: int) -> None:
+    def summary(self, seconds: float) -> dict[str, object]:
+        s = self.stats
+        answered = sum(s.statuses.values())
+        return {"seconds": round(seconds, 3), "answered": answered,
+                "rps": round(answered / seconds, 1), "ok": s.statuses.get(200, 0),
+                **{f"p{p}_ms": round(s.percentile(s.latencies, p / 100) * 1000, 2)
+                   for p in (50, 95, 99)},
+                "max_ms": round(max(s.latencies, default=0) * 1000, 2),
+                "errors": answered - s.statuses.get(200, 0) + sum(s.failures.values()),
+                "lag_p99_ms": round(s.percentile(s.lag, 0.99) * 1000, 2),
+                "enforcement": dict(s.enforcement)}
+
+    def report(self, seconds: float) -> None:
         s = self.stats
         answered = sum(s.statuses.values())
         ok = s.statuses.get(200, 0)

@@ -105,6 +105,14 @@ def write_wrk_data(viewers: list[Viewer], path: Path) -> Path:
     return path
 
 
+async def seed_family(conn: asyncpg.Connection, *, children: int, secret: str,
+                      prefix: str = "family") -> tuple[str, list[uuid.UUID]]:
+    """One account with `children` child profiles: (token, profile ids)."""
+    (account,) = await seed_accounts(conn, 1, prefix=prefix)
+    kids = [p for _, p in await seed_children(conn, [account], children)]
+    return mint_token(account, secret=secret), kids
+
+
 async def seed_admin(conn: asyncpg.Connection, *, secret: str) -> str:
     (admin,) = await seed_accounts(conn, 1, prefix="admin", admin=True)
     return mint_token(admin, secret=secret)
@@ -113,7 +121,6 @@ async def seed_admin(conn: asyncpg.Connection, *, secret: str) -> str:
 @dataclass(frozen=True)
 class Family:
     token: str
-    account_id: uuid.UUID
     children: list[uuid.UUID]
 
 
@@ -123,8 +130,7 @@ async def seed_history(conn: asyncpg.Connection, *, secret: str, children: int =
                        other_profiles: list[uuid.UUID]) -> Family:
     """One family of `children` with `sessions_per_day` ended sessions on each of the last
     `days` days, among `other_sessions` ended sessions of other profiles."""
-    (account,) = await seed_accounts(conn, 1, prefix="family")
-    kids = [p for _, p in await seed_children(conn, [account], children)]
+    token, kids = await seed_family(conn, children=children, secret=secret, prefix="reports")
     titles = await conn.fetch("SELECT id FROM titles ORDER BY id")
     title_ids = [r["id"] for r in titles]
     # The family's sessions: 20 a day from yesterday back, 30 minutes each, spread over the day.
@@ -137,9 +143,9 @@ async def seed_history(conn: asyncpg.Connection, *, secret: str, children: int =
                'tv-1', 'tv', false, t, t + interval '30 min', t + interval '30 min',
                t + interval '30 min', 1800, t::date
         FROM unnest($1::uuid[]) AS kid,
-             generate_series(0, $3 * $4 - 1) AS n,
-             LATERAL (SELECT date_trunc('day', now()) - (1 + n / $4) * interval '1 day'
-                             + interval '6 hours' + (n % $4) * interval '40 min' AS t) AS at
+             generate_series(0, $3::int * $4::int - 1) AS n,
+             LATERAL (SELECT date_trunc('day', now()) - (1 + n / $4::int) * interval '1 day'
+                             + interval '6 hours' + (n % $4::int) * interval '40 min' AS t) AS at
         """, kids, title_ids, days, sessions_per_day)
     # Everybody else's sessions: a million rows spread over the other profiles and 120 days.
     await conn.execute(
@@ -151,9 +157,9 @@ async def seed_history(conn: asyncpg.Connection, *, secret: str, children: int =
                ($2::uuid[])[1 + (n % array_length($2::uuid[], 1))], 'tv-1', 'tv', false,
                t, t + interval '20 min', t + interval '20 min', t + interval '20 min', 1200,
                t::date
-        FROM generate_series(1, $3) AS n,
+        FROM generate_series(1, $3::int) AS n,
              LATERAL (SELECT now() - interval '1 day' - (n % 172800) * interval '1 minute'
                              AS t) AS at
         """, other_profiles, title_ids, other_sessions)
     await conn.execute("ANALYZE viewing_sessions")
-    return Family(mint_token(account, secret=secret), account, kids)
+    return Family(token, kids)

@@ -65,9 +65,9 @@ class Load:
 
 
 def start_wrk(wrk: str, url: str, *, script: str, args: list[str], seconds: float,
-              connections: int, threads: int) -> subprocess.Popen[str]:
+              connections: int, threads: int, timeout: int = 10) -> subprocess.Popen[str]:
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-           "--timeout", "10s", "-s", str(BENCH / script), url, "--", *args]
+           "--timeout", f"{timeout}s", "-s", str(BENCH / script), url, "--", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
