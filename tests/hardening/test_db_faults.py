@@ -159,6 +159,10 @@ async def test_heartbeats_fail_closed_through_a_cut_and_no_acknowledged_charge_m
             viewers = await Viewers.sign_up(running, clock, children=8)
             stats = await beat_through_outage(viewers, cut=proxy.down, restore=proxy.up)
             await viewers.assert_books(database_url)
+            # The ORM pool's connections died in the cut: readiness must not report the
+            # (reachable) database as unreachable because of them.
+            r = await running.client.get("/readyz")
+            assert r.status_code == 200, r.text
     finally:
         await proxy.close()
     assert stats["503"] >= 3 * 8 and stats["recovery_seconds"] < 5, stats
