@@ -205,6 +205,17 @@ async def test_reset_passwords_share_the_sign_in_budget(parent):
     assert r.status_code == 429
 
 
+@pytest.mark.parametrize("body, field", [
+    ({"password": PASSWORD, "new_pin": "12"}, "new_pin"),
+    ({"password": PASSWORD, "new_pin": 1234}, "new_pin"),
+    ({"new_pin": "1234"}, "password"),
+    ({"password": 12345678, "new_pin": "1234"}, "password"),
+])
+async def test_reset_validation(parent, body, field):
+    r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers, json=body)
+    assert r.status_code == 422 and r.json()["detail"].startswith(f"{field}:")
+
+
 async def test_reset_also_sets_a_first_pin(parent):
     r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers,
                                  json={"password": PASSWORD, "new_pin": "1357"})
