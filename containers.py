@@ -19,6 +19,7 @@ from app.repositories.pins import PinRepository
 from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRepository
 from app.repositories.profiles import ProfileRepository
 from app.repositories.reports import ReportRepository
+from app.repositories.retention import RetentionRepository
 from app.repositories.titles import TitleRepository
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.services.accounts import AccountService
@@ -31,6 +32,7 @@ from app.services.health import HealthService
 from app.services.metrics import MetricsCollector
 from app.services.pins import PinService
 from app.services.reports import ReportService
+from app.services.retention import RetentionService
 from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
 from app.services.viewing_configs import ViewingConfigService
@@ -131,6 +133,12 @@ class Container(containers.DeclarativeContainer):
     )
     report_service = providers.Singleton(
         ReportService, reports=reports, configs=config_provider, clock=clock, metrics=metrics
+    )
+    # Data minimisation: `sweep` deletes history older than RETENTION_DAYS.
+    retention_repository = providers.Factory(RetentionRepository, session_factory)
+    retention = providers.Singleton(
+        RetentionService, retention=retention_repository, clock=clock,
+        retention_days=settings.provided.retention_days,
     )
     # Observability: /metrics samples the cache, the hasher and both pools at scrape time.
     prometheus = providers.Resource(init_exporter, metrics=metrics, cache=config_provider,

@@ -105,10 +105,17 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    async def work(c: Any) -> int:
-        return await (await c.viewing_time()).sweep()
+    async def work(c: Any) -> tuple[int, Any]:
+        return await (await c.viewing_time()).sweep(), await (await c.retention()).purge()
 
-    print(f"closed {_with_container(_settings(demo=False), work)} stale sessions")
+    settings = _settings(demo=False)
+    closed, purged = _with_container(settings, work)
+    print(f"closed {closed} stale sessions")
+    if purged is None:
+        print("retention off (RETENTION_DAYS=0): no history purged")
+    else:
+        print(f"purged history older than {settings.retention_days} days: {purged.sessions} "
+              f"sessions, {purged.balances} daily balances, {purged.grants} grants")
 
 
 def cmd_loadtest(args: argparse.Namespace) -> None:
@@ -201,8 +208,10 @@ def parser() -> argparse.ArgumentParser:
     admin.set_defaults(fn=cmd_create_admin)
     sub.add_parser("seed-demo", help="load the demo data set (idempotent)",
                    description="Load the demo data set (idempotent).").set_defaults(fn=cmd_seed_demo)
-    sub.add_parser("sweep", help="close stale sessions",
-                   description="Close sessions idle longer than the stale gap.").set_defaults(fn=cmd_sweep)
+    sub.add_parser("sweep", help="close stale sessions, purge history past RETENTION_DAYS",
+                   description="Close sessions idle longer than the stale gap; delete viewing "
+                               "history older than RETENTION_DAYS (default 400; 0 keeps all)."
+                   ).set_defaults(fn=cmd_sweep)
     from app import loadtest
 
     load = sub.add_parser("loadtest", help="drive simulated viewers against a URL",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,17 +24,25 @@ from containers import Container
 
 log = logging.getLogger(__name__)
 BULK_BODY_BYTES = 2 * 1024 * 1024  # 10,000 titles of up to ~200 bytes each
+PURGE_EVERY_SECONDS = 86_400
 
 
 async def _sweep_periodically(container: Container) -> None:
     """Close stale sessions in the background (also available as `python -m app sweep`)."""
     interval = container.settings().sweep_interval_seconds
+    purged_at: float | None = None
     while True:
         await asyncio.sleep(interval)
         try:
             closed = await (await container.viewing_time()).sweep()
             if closed:
                 log.info("stale sessions closed", extra={"closed": closed})
+            # Retention (RETENTION_DAYS) once a day per replica: the purge scans whole tables.
+            if purged_at is None or time.monotonic() - purged_at >= PURGE_EVERY_SECONDS:
+                purged = await (await container.retention()).purge()
+                purged_at = time.monotonic()
+                if purged is not None and (purged.sessions or purged.balances or purged.grants):
+                    log.info("history_purged", extra=asdict(purged))
         except Exception as exc:  # the database may be down; try again next round
             log.warning("sweep failed: %r", exc)
 
