@@ -67,5 +67,9 @@ class LimitConfig:
             assert self.effective_from is not None
             next_reset = self.effective_from
         else:
+            if self.previous_rule is not None and self.effective_from is not None:
+                # A later reset hour (or a zone further west) must not bring back the day that
+                # ended at `effective_from`: the new rule starts from the day that began there.
+                day = max(day, self.previous_rule.day_of(self.effective_from))
             next_reset = rule.start_of(day + timedelta(days=1))
         return DayInfo(day=day, limit_minutes=self.limit_for(day), next_reset_at=next_reset)

@@ -218,11 +218,6 @@ async def test_config_changes_reach_this_replicas_cache_at_once(parent, titles, 
     assert r.json()["remaining_minutes"] == 29
 
 
-@pytest.mark.xfail(reason="LimitConfig.day_at (app/services/viewing_day.py, heartbeat engine) "
-                          "applies the new rule from effective_from as is: after a move to a "
-                          "LATER reset (or a zone further west) the old viewing day comes back "
-                          "until the new reset hour. Fix there: clamp to the day that began at "
-                          "effective_from.", strict=False)
 async def test_a_later_reset_hour_does_not_replay_the_old_day(parent, titles, clock):
     await set_pin(parent, "1234")
     kid = await parent.child()

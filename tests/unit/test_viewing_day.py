@@ -57,3 +57,13 @@ def test_a_rule_change_waits_for_the_next_reset():
     after = config.day_at(datetime(2026, 3, 5, 15, 0, tzinfo=UTC))  # 10:00 in New York
     assert after.day == date(2026, 3, 5)
     assert after.next_reset_at == datetime(2026, 3, 6, 14, 0, tzinfo=UTC)
+
+
+def test_a_later_reset_hour_does_not_bring_back_the_day_that_ended():
+    effective = datetime(2026, 3, 5, 5, 0, tzinfo=UTC)  # Thursday 06:00 Berlin (old reset)
+    config = LimitConfig(weekday_limit_minutes=60, weekend_limit_minutes=60,
+                         educational_exempt=True, rule=DayRule(ZoneInfo("Europe/Berlin"), 8),
+                         previous_rule=BERLIN, effective_from=effective)
+    info = config.day_at(datetime(2026, 3, 5, 6, 0, tzinfo=UTC))  # 07:00: before the new 08:00
+    assert info.day == date(2026, 3, 5)
+    assert info.next_reset_at == datetime(2026, 3, 6, 7, 0, tzinfo=UTC)  # Friday 08:00 Berlin
