@@ -147,3 +147,20 @@ def test_logging_config_writes_json_lines_at_log_level():
     assert [(line["logger"], line["event"]) for line in lines] == [
         ("app.x", "shown"), ("uvicorn.error", "from uvicorn")]
     assert lines[0]["n"] == 1
+
+
+def test_buffered_lines_reach_stderr_without_waiting_for_exit():
+    # os._exit skips logging's shutdown flush: only the handler's own flushing can deliver.
+    code = (
+        "import logging, os, time\n"
+        "from app.logs import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('app.x').info('buffered')\n"
+        "time.sleep(1.2)\n"
+        "logging.getLogger('app.x').error('at once')\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert [json.loads(line)["event"] for line in done.stderr.splitlines()] == [
+        "buffered", "at once"]
