@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from app import errors
@@ -91,8 +91,17 @@ def database_error(request: Request, exc: Exception) -> Response:
     return database_unavailable(request, exc) if lost else unexpected(request, exc)
 
 
+def client_disconnected(request: Request, exc: Exception) -> Response:
+    """The client hung up before its whole body arrived: nothing was done, nobody listens.
+    Not a server error (it was one, with a traceback per hang-up, before)."""
+    log.info("client disconnected before sending its body")
+    return error_response(499, "Client closed the request")
+
+
 def unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s", request.url.path)
+    # exc_info from the argument: Starlette runs this handler on a worker thread, where
+    # log.exception() finds no current exception ("NoneType: None").
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(500, "Internal server error")
 
 
@@ -101,6 +110,7 @@ EXCEPTION_HANDLERS = {
     ValidationError: validation_error,
     MalformedJSON: malformed_json,
     HTTPException: http_exception,
+    ClientDisconnect: client_disconnected,
     PoolTimeout: database_unavailable,
     DBAPIError: database_error,
     OSError: database_unavailable,
