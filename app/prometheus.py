@@ -44,10 +44,19 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower()) or None
 
 
+def _drop_empty_setting() -> None:
+    # prometheus-client switches to multiprocess mode when the variable merely exists, and an
+    # empty one then writes its files into the working directory: empty means unset here.
+    for name in (MULTIPROC_ENV, MULTIPROC_ENV.lower()):
+        if os.environ.get(name) == "":
+            del os.environ[name]
+
+
 def prepare_multiprocess_dir(workers: int) -> str | None:
     """Before uvicorn starts its workers: a clean directory for their metric files when there
     are several (a fresh temporary one unless PROMETHEUS_MULTIPROC_DIR names one) or when one
     is named. Workers inherit the variable."""
+    _drop_empty_setting()
     path = multiprocess_dir()
     if path is None and workers <= 1:
         return None

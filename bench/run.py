@@ -102,7 +102,7 @@ class Bench:
                             "LOG_LEVEL": log_level, "DB_POOL_SIZE": str(self.args.pool),
                             # Sessions stay open between rounds; no background sweeps.
                             "SWEEP_INTERVAL_SECONDS": "3600", "STALE_GAP_SECONDS": "3600",
-                            "PROMETHEUS_MULTIPROC_DIR": "", **env})
+                            **env})
         server.wait_ready("/readyz")
         return server
 

@@ -99,7 +99,9 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
+        environment = {k: v for k, v in os.environ.items()
+                       if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}  # one worker: in-process
+        self._proc = subprocess.Popen(cmd, cwd=ROOT, env={**environment, **env},
                                       stdout=self._log, stderr=subprocess.STDOUT)
 
     @property

@@ -71,8 +71,9 @@ def test_scrape_sums_every_worker(tmp_path):
 
 
 def test_serve_prepares_a_clean_directory(tmp_path, monkeypatch):
-    monkeypatch.setenv(MULTIPROC_ENV, "")  # unset, and restored after the test
+    monkeypatch.setenv(MULTIPROC_ENV, "")  # restored after the test
     assert prepare_multiprocess_dir(1) is None  # one worker: plain in-process registry
+    assert MULTIPROC_ENV not in os.environ  # empty would still switch prometheus-client over
     fresh = prepare_multiprocess_dir(2)
     assert fresh is not None and Path(fresh).is_dir() and os.environ[MULTIPROC_ENV] == fresh
     shutil.rmtree(fresh)
