@@ -156,6 +156,32 @@ async def test_the_limits_are_settings(database_url, clock):
     container.unwire()
 
 
+async def test_pin_guesses_spread_over_two_replicas_still_lock_after_five(database_url, clock):
+    """The PIN counter lives in the database (app/repositories/pins.py), so a child cannot
+    get more guesses by spreading them over replicas: two apps, 20 parallel wrong guesses."""
+    await truncate_all(database_url)
+    first, app_a = await _app_with(database_url, clock)
+    second, app_b = await _app_with(database_url, clock)
+    async with LifespanManager(app_a), LifespanManager(app_b), \
+            from_address(app_a, "10.1.0.1") as a, from_address(app_b, "10.1.0.2") as b:
+        parent = await api.signed_up(a, "pin@example.com")
+        pc = f"{API}/parental-controls"
+        assert (await a.post(f"{pc}/pin", headers=parent.headers,
+                             json={"new_pin": "1234"})).status_code == 200
+        answers = await asyncio.gather(*(
+            (a if i % 2 else b).post(f"{pc}/pin/verify", headers=parent.headers,
+                                     json={"pin": f"{9000 + i}"}) for i in range(20)))
+        assert all(r.status_code == 403 for r in answers)
+        assert sum(r.json()["detail"] == "Incorrect PIN" for r in answers) == 5
+        for client in (a, b):  # locked on both, even for the right PIN
+            r = await client.post(f"{pc}/pin/verify", headers=parent.headers,
+                                  json={"pin": "1234"})
+            assert r.status_code == 403 and "locked_until" in r.json()
+            assert r.headers["x-locked-until"]
+    first.unwire()
+    second.unwire()
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
 def _b64(data: dict | bytes) -> str:
