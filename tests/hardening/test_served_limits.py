@@ -186,3 +186,27 @@ async def _add_title(database_url: str, title: str) -> None:
         await conn.execute("INSERT INTO titles VALUES ($1, 'Cartoon', false)", uuid.UUID(title))
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["behind-trusted-proxy", "direct"])
+def test_the_throttle_counts_the_client_a_trusted_proxy_names(database_url, trusted):
+    """Behind the ingress (FORWARDED_ALLOW_IPS names it) the throttle counts the address in
+    X-Forwarded-For; from anyone else that header is ignored, so a client cannot dodge the
+    per-address count by inventing addresses."""
+    server = LoggedServer(database_url=database_url,
+                          FORWARDED_ALLOW_IPS="127.0.0.1" if trusted else "192.0.2.254").start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as c:
+            def login(forwarded_for: str) -> int:
+                return c.post(f"{API}/auth/login", headers={"X-Forwarded-For": forwarded_for},
+                              json={"email": f"{uuid.uuid4().hex[:8]}@example.com",
+                                    "password": "guess"}).status_code
+
+            assert [login("203.0.113.5") for _ in range(10)] == [401] * 10
+            assert login("203.0.113.5") == 429
+            # Another client behind the proxy is its own address; direct, it is the same socket.
+            assert login("203.0.113.6") == (401 if trusted else 429)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.close()
