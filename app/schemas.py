@@ -15,6 +15,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 
@@ -22,6 +23,15 @@ class Strict(BaseModel):
     """Request bodies: `"60"` is not an int, `1` not a bool; unknown fields are ignored."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold U+0000 and bcrypt refuses it: a 422 here, not a 500 later
+        # (the fuzzer found a title, passwords did the same). Costs < 1 µs a body.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL (U+0000) characters")
+        return value
 
 
 class Out(BaseModel):

@@ -182,12 +182,14 @@ def world(database_url: str, state) -> Iterator[World]:  # type: ignore[no-untyp
     container.unwire()
 
 
+# Not "/", "#", "?" or dot segments: those change which URL is requested, not the id in it.
 BAD_IDS = st.one_of(
-    st.text(min_size=1, max_size=60),
+    st.text(st.characters(exclude_characters="/#?"), min_size=1, max_size=60).filter(
+        lambda s: s.strip(".")),
     st.integers().map(str),
     st.uuids().map(lambda u: str(u)[:-1] + "g"),
     st.uuids().map(lambda u: str(u) + "0"),
-    st.sampled_from(["null", "true", "..", "%00", "0" * 5000, "{profile_id}"]),
+    st.sampled_from(["null", "true", "%00", "0" * 5000, "{profile_id}"]),
 )
 
 
