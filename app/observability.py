@@ -14,10 +14,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import REQUEST_ID
+from app.logs import REQUEST_ID, JsonFormatter, direct_sink
 from app.services.metrics import MetricsCollector
 
-access_log = logging.getLogger("app.access")
+ACCESS_LOGGER = "app.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "unmatched"  # 404s are labelled alike: a raw path would explode the label set
@@ -79,8 +80,17 @@ class RequestObserver:
             child = self._children[key] = self._latency.labels(key[0], template, str(status))
         child.observe(seconds)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.handle(AccessRecord(scope["method"], template, scope["path"], status,
-                                           round(seconds * 1000, 3)))
+            duration_ms = round(seconds * 1000, 3)
+            sink = direct_sink(access_log, logging.INFO)
+            if sink is None:  # filters or other handlers (tests, custom config): the full path
+                access_log.handle(AccessRecord(scope["method"], template, scope["path"],
+                                               status, duration_ms))
+                return
+            formatter: JsonFormatter = sink.formatter  # type: ignore[assignment]
+            sink.write_line(formatter.encode_line(
+                time.time(), "INFO", ACCESS_LOGGER, "request",
+                {"method": scope["method"], "route": template, "path": scope["path"],
+                 "status": status, "duration_ms": duration_ms}))
 
 
 class AccessRecord(logging.LogRecord):

@@ -22,9 +22,35 @@ def _frame(raw: str) -> str:
     return re.sub(r":\d+\)$", ")", raw.strip())
 
 
+# Self time grouped by where the code lives: what the heartbeat pays for, layer by layer.
+AREAS = [
+    ("app: observability (access line, request id, metrics)",
+     ("app/observability.py", "app/logs.py", "app/services/metrics.py", "logging/",
+      "prometheus_client/")),
+    ("app: the rest (endpoint, service, auth, responses, middleware)", ("app/",)),
+    ("uvicorn + httptools (HTTP parsing, socket writes)", ("uvicorn/", "httptools")),
+    ("starlette (middleware, routing, Request)", ("starlette/",)),
+    ("dependency_injector (@inject)", ("dependency_injector/",)),
+    ("pydantic (validation, serialisation)", ("pydantic",)),
+    ("asyncpg (protocol, socket writes)", ("asyncpg/",)),
+    ("asyncio / uvloop event loop", ("asyncio/", "uvloop")),
+    ("jwt, orjson, cachetools, uuid, datetime", ("jwt/", "orjson", "cachetools/", "uuid.py",
+                                                  "datetime", "zoneinfo")),
+]
+IDLE_LEAVES = ("_flush_periodically (app/logs.py)",)  # a thread asleep, GIL released
+
+
+def _area(frame: str) -> str:
+    for name, markers in AREAS:
+        if any(m in frame for m in markers):
+            return name
+    return "other"
+
+
 def summarise(path: Path, top: int = 25) -> str:
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
     total = idle = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -36,15 +62,19 @@ def summarise(path: Path, top: int = 25) -> str:
             continue
         total += n
         if "select (selectors.py)" in frames[-1] or "epoll" in frames[-1] or \
-                frames[-1].startswith("run_forever") or frames[-1].startswith("_run_once"):
+                frames[-1].startswith("run_forever") or frames[-1].startswith("_run_once") or \
+                frames[-1] in IDLE_LEAVES:
             idle += n
             continue
         for f in set(frames):
             inclusive[f] += n
         self_time[frames[-1]] += n
+        areas[_area(frames[-1])] += n
     busy = max(total - idle, 1)
     out = [f"{total} samples, {idle / max(total, 1):.0%} idle; shares below are of busy samples",
-           "", f"{'inclusive':>9}  function"]
+           "", f"{'self':>9}  by area"]
+    out += [f"{n / busy:>9.1%}  {a}" for a, n in areas.most_common()]
+    out += ["", f"{'inclusive':>9}  function"]
     out += [f"{n / busy:>9.1%}  {f}" for f, n in inclusive.most_common(top)]
     out += ["", f"{'self':>9}  function"]
     out += [f"{n / busy:>9.1%}  {f}" for f, n in self_time.most_common(top)]

@@ -83,6 +83,7 @@ class Bench:
         self.args = args
         self.wrk = wrk
         self.db_url = db_url
+        self.db_name = urlsplit(db_url).path.lstrip("/")
         self.conn = conn
         self.workdir = workdir
         self.lines: list[str] = []
@@ -90,6 +91,7 @@ class Bench:
         self.data_file = workdir / "viewers.txt"
         self.admin_token = ""
         self.profile: str | None = None
+        self.hot_updates: list[tuple[str, int, int]] = []
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -117,12 +119,16 @@ class Bench:
         return server
 
     def load(self, server: Server, path: str, seconds: float) -> Load:
+        backends = tools.backends_of(self.db_name)
         cpu = server.cpu_seconds()
+        db_cpu = sum(map(tools.process_cpu_seconds, backends))
         load = tools.run_wrk(self.wrk, server.url, script="heartbeat.lua",
                              args=[str(self.data_file), path, str(self.args.threads)],
                              seconds=seconds, connections=self.args.connections,
                              threads=self.args.threads)
-        load.cpu_us = (server.cpu_seconds() - cpu) / max(load.requests, 1) * 1e6
+        requests = max(load.requests, 1)
+        load.cpu_us = (server.cpu_seconds() - cpu) / requests * 1e6
+        load.db_cpu_us = (sum(map(tools.process_cpu_seconds, backends)) - db_cpu) / requests * 1e6
         return load
 
     def measure(self, server: Server, path: str) -> Load:
@@ -224,6 +230,10 @@ class Bench:
                                         - b["heartbeat"]["avg_db_ops_per_heartbeat"]
                                         * b["heartbeat"]["total_processed"])
             ratios.append(runs["service"][-1].rps / runs["ceiling"][-1].rps)
+        self.hot_updates = [(r["relname"], r["n_tup_upd"], r["n_tup_hot_upd"]) for r in
+                            await self.conn.fetch(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN "
+            "('viewing_sessions', 'daily_balances', 'bench_ceiling_balances') ORDER BY relname")]
         print("  ceiling without the database …", flush=True)
         nodb = self.ceiling_run("/nodb")
         self.report_steady(runs, ratios, nodb, counted, cache)
@@ -241,13 +251,15 @@ class Bench:
                 ("heartbeat, no access log (LOG_LEVEL=WARNING)", runs["quiet"]),
                 ("ceiling without the database (1 run)", [nodb])]
         out = self.lines
-        out.append(f"{'run':<46}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}"
-                   f"{'errors':>8}   req/s per round")
+        out.append(f"{'run':<46}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'CPU µs/req':>11}"
+                   f"{'PG µs/req':>10}{'errors':>7}   req/s per round")
         for label, loads in rows:
-            out.append(f"{label:<46}{med(loads, 'rps'):>8,.0f}{med(loads, 'p50_ms'):>9.1f}"
-                       f"{med(loads, 'p99_ms'):>9.1f}{med(loads, 'cpu_us'):>12.0f}"
-                       f"{sum(x.errors for x in loads):>8}   "
+            out.append(f"{label:<46}{med(loads, 'rps'):>7,.0f}{med(loads, 'p50_ms'):>8.1f}"
+                       f"{med(loads, 'p99_ms'):>8.1f}{med(loads, 'cpu_us'):>11.0f}"
+                       f"{med(loads, 'db_cpu_us'):>10.0f}{sum(x.errors for x in loads):>7}   "
                        + " ".join(f"{x.rps:,.0f}" for x in loads))
+        out.append("(CPU µs/req: the server process; PG µs/req: its PostgreSQL backends; both "
+                   "per request, steadier than req/s on a shared machine)")
         ratio = statistics.median(ratios)
         p50 = med(runs["service"], "p50_ms") / med(runs["ceiling"], "p50_ms")
         out.append("")
@@ -273,6 +285,9 @@ class Bench:
                            "one, BEGIN/COMMIT would not show)")
             for calls, query in top:
                 out.append(f"  {calls:>9,}  {' '.join(query.split())[:90]}")
+        for name, updates, hot in self.hot_updates:
+            out.append(f"{name}: {updates:,} row updates, {hot / max(updates, 1):.0%} HOT "
+                       "(an update that changes an indexed column also writes every index)")
         if cache["beats"]:
             lookups = cache["hits"] + cache["misses"]
             out.append(f"service's own count: {cache['trips'] / cache['beats']:.3f} db round "
@@ -436,6 +451,8 @@ async def main(args: argparse.Namespace) -> int:
             if "memory" in args.scenarios:
                 args.profiles = max(args.profiles, 10_000)
             await bench.setup()
+            for statement in args.setup_sql:  # experiments: an index dropped, a fillfactor …
+                await conn.execute(statement)
             header = (f"{_machine()}; PostgreSQL {version} at {urlsplit(server_url).netloc}; "
                       f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s runs "
                       f"after {args.warmup:g} s warm-up, {args.rounds} rounds interleaved; "
@@ -480,6 +497,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of both servers")
     p.add_argument("--history-sessions", type=int, default=1_000_000)
     p.add_argument("--memory-beats", type=int, default=1_000_000)
+    p.add_argument("--setup-sql", action="append", default=[], metavar="SQL",
+                   help="run on the benchmark database after seeding (repeatable), to try a "
+                        "schema change against the same load")
     p.add_argument("--profile", action="store_true",
                    help="add a py-spy profile of the service under load (pip install py-spy)")
     return p

@@ -164,3 +164,37 @@ def test_buffered_lines_reach_stderr_without_waiting_for_exit():
                           check=True)
     assert [json.loads(line)["event"] for line in done.stderr.splitlines()] == [
         "buffered", "at once"]
+
+
+def test_served_access_lines_take_the_direct_path_with_the_same_fields():
+    # Served as `python -m app serve` configures it: the JSON handler alone on the root logger,
+    # so the access line is written without a LogRecord (pytest's handlers would prevent it).
+    code = (
+        "import asyncio, logging\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import PlainTextResponse\n"
+        "from starlette.routing import Route\n"
+        "from app.logs import configure_logging, direct_sink\n"
+        "from app.observability import RequestObserver, access_log\n"
+        "from app.services.metrics import MetricsCollector\n"
+        "configure_logging('INFO')\n"
+        "assert direct_sink(access_log, logging.INFO) is not None\n"
+        "async def hello(request): return PlainTextResponse('hi')\n"
+        "app = RequestObserver(Starlette(routes=[Route('/items/{id}', hello)]),\n"
+        "                      metrics=MetricsCollector())\n"
+        "async def main():\n"
+        "    scope = {'type': 'http', 'method': 'GET', 'path': '/items/7', 'raw_path': b'/items/7',\n"
+        "             'query_string': b'', 'root_path': '', 'scheme': 'http', 'server': None,\n"
+        "             'headers': [(b'x-request-id', b'direct-1')]}\n"
+        "    async def receive(): return {'type': 'http.request', 'body': b''}\n"
+        "    async def send(message): pass\n"
+        "    await app(scope, receive, send)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    (line,) = [json.loads(x) for x in done.stderr.splitlines()]
+    assert set(line) == {"time", "level", "logger", "event", "request_id", "method", "route",
+                         "path", "status", "duration_ms"}
+    assert (line["logger"], line["event"], line["request_id"], line["route"], line["status"]) \
+        == ("app.access", "request", "direct-1", "/items/{id}", 200)
