@@ -95,6 +95,9 @@ async def test_an_account_without_children(parent):
 
 async def test_each_child_has_its_own_zone_and_only_the_callers_children(client, parent, clock):
     berlin = await parent.child("Ben", timezone="Europe/Berlin")
+    # Children are listed by creation time, then id: a distinct instant keeps the order fixed
+    # (at the same frozen instant it followed the random ids, and failed half the runs).
+    clock.advance(1)
     # 12:00 UTC is 04:00 in Los Angeles: before the reset, so still Tuesday's viewing day.
     angeles = await parent.child("Sam", timezone="America/Los_Angeles")
     other = await signed_up(client, "other@example.com")
