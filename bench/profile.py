@@ -63,7 +63,7 @@ def summarise(path: Path, top: int = 25) -> str:
         total += n
         if "select (selectors.py)" in frames[-1] or "epoll" in frames[-1] or \
                 frames[-1].startswith("run_forever") or frames[-1].startswith("_run_once") or \
-                frames[-1] in IDLE_LEAVES:
+                frames[-1].endswith(IDLE_LEAVES):
             idle += n
             continue
         for f in set(frames):
