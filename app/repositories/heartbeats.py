@@ -92,10 +92,9 @@ WITH cur AS (
         updated_at = excluded.updated_at
     RETURNING used_seconds, educational_seconds, granted_seconds, is_unlimited_override
 )
-SELECT cur.title_id, cur.ended_at, cur.is_educational, c.mode, c.seconds AS charged,
-       (SELECT count(*) FROM upd) AS updated,
+SELECT cur.title_id, cur.ended_at, cur.is_educational, (SELECT count(*) FROM upd) AS updated,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
-FROM cur LEFT JOIN charge c ON true LEFT JOIN bal ON true
+FROM cur LEFT JOIN bal ON true
 """
 
 # First beat: open a session, end every other open session of the profile (refunding its unpaid
@@ -168,7 +167,7 @@ WITH ok AS (
     RETURNING reset_date, used_seconds, educational_seconds, granted_seconds,
               is_unlimited_override
 )
-SELECT ins.id, st.is_educational, ins.charge AS charged, st.blocked,
+SELECT ins.id, st.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = $7
 """
@@ -263,7 +262,6 @@ class BeatOutcome:
     ended: bool = False
     title_mismatch: bool = False
     is_educational: bool = False
-    charged_seconds: Decimal = Decimal(0)
     balance: Balance = EMPTY_BALANCE
 
 
@@ -300,7 +298,7 @@ class HeartbeatRepository:
             return BeatOutcome(found=True, ended=row["ended_at"] is not None,
                                title_mismatch=row["title_id"] != title_id)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
-                           charged_seconds=row["charged"], balance=Balance.of(row))
+                           balance=Balance.of(row))
 
     async def open_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
@@ -323,7 +321,7 @@ class HeartbeatRepository:
         if row is None:
             return BeatOutcome(found=False)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
-                           charged_seconds=row["charged"], balance=Balance.of(row))
+                           balance=Balance.of(row))
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
                           now: datetime) -> EndedSession | None:

@@ -54,6 +54,12 @@ def test_upgrade_downgrade_upgrade_and_no_drift(scratch_url):
     assert {"ix_viewing_sessions_profile_id_started_at", "uq_viewing_sessions_open_per_profile"} \
         <= indexes
 
+    assert "ix_viewing_sessions_stale_open" not in indexes  # heartbeats update HOT (0003)
+
+    downgrade(scratch_url, "0002")
+    _, indexes = asyncio.run(_tables_and_indexes(scratch_url))
+    assert "ix_viewing_sessions_stale_open" in indexes
+
     downgrade(scratch_url, "0001")
     _, indexes = asyncio.run(_tables_and_indexes(scratch_url))
     assert "ix_viewing_sessions_profile_id_started_at" not in indexes
