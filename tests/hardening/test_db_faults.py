@@ -13,6 +13,7 @@ half-applied heartbeat, would show up as a difference of at least one second.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import random
 import shutil
@@ -208,11 +209,13 @@ def cluster():  # type: ignore[no-untyped-def]
     try:
         yield c
     finally:
-        try:  # our restart gave it a new postmaster, which the wheel's cleanup would not stop
+        # Our restart gave it a new postmaster: the wheel's own clean-up (also registered for
+        # exit) would try to stop the first one, long gone, and fail. Stop and delete it here.
+        atexit.unregister(server._cleanup)
+        try:
             c._pg_ctl("-w", "-m", "immediate", "stop")
         except Exception:  # already stopped
             pass
-        server.cleanup()
         shutil.rmtree(pgdata, ignore_errors=True)
 
 
