@@ -13,6 +13,7 @@ workers; process_* series are not available in that mode.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
@@ -63,6 +64,7 @@ def prepare_multiprocess_dir(workers: int) -> str | None:
     if path is None:
         path = tempfile.mkdtemp(prefix="vts-prometheus-")
         os.environ[MULTIPROC_ENV] = path
+        atexit.register(shutil.rmtree, path, True)  # the supervisor outlives its workers
     else:
         # Files of a previous run would be summed into this one's counters.
         shutil.rmtree(path, ignore_errors=True)
