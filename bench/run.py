@@ -357,7 +357,9 @@ class Bench:
             f"{sum(x.errors for x in runs['pin'])} errors):",
             f"  steady {rate:,.0f} heartbeats/s (loadtest, open loop, 512 viewers): p99 "
             f"{alone:.1f} ms alone, {loaded:.1f} ms with PIN checks ({loaded - alone:+.1f} ms; "
-            "target <= +10 ms); p50 "
+            "target <= +10 ms; per round "
+            + " ".join(f"{a['p99_ms']:.0f}/{b['p99_ms']:.0f}"
+                       for a, b in zip(runs["steady"], runs["steady+pin"])) + " ms); p50 "
             f"{med(x['p50_ms'] for x in runs['steady']):.1f} -> "
             f"{med(x['p50_ms'] for x in runs['steady+pin']):.1f} ms; errors "
             f"{sum(x['errors'] for x in runs['steady'] + runs['steady+pin'])}",
