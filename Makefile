@@ -21,10 +21,14 @@ test: $(STAMP)  ## the whole suite on a fresh database (DATABASE_URL's server, e
 test-slow: $(STAMP)  ## long scenarios (concurrency at scale, database restarts)
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)  ## the service against the one-round-trip ceiling, same run (bench/README.md)
+$(VENV)/.bench-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed  ## the service against the one-round-trip ceiling (bench/README.md)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-bench-memory: $(STAMP)  ## RSS after 1,000,000 heartbeats with 10,000 cached configs (slow)
+bench-memory: $(VENV)/.bench-installed  ## RSS after 1,000,000 heartbeats, 10,000 cached configs (slow)
 	$(PY) -m bench.run --scenarios memory $(BENCH_ARGS)
 
 clean:
