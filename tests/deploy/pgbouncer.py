@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from tests.deploy.served import free_port
+from tests.support.served import free_port
 
 
 def find_pgbouncer() -> str | None:

@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 
 from app.database import asyncpg_dsn
-from tests.deploy.served import ServedApp, child_profile, signed_up_headers
+from tests.support.served import ServedApp, child_profile, signed_up_headers
 from tests.support.api import API
 
 DRAIN_SECONDS = 4.0
@@ -110,6 +110,6 @@ def test_sigterm_lets_an_in_flight_heartbeat_finish(deploy_database_url: str) ->
         assert "Application shutdown complete" in log, log
         assert "Traceback" not in log, log
     finally:
-        server.stop()
+        server.close()
         sender.shutdown(wait=False, cancel_futures=True)
         run.close()

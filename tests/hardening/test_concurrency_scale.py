@@ -31,9 +31,9 @@ import pytest
 
 from app.database import asyncpg_dsn
 from tests.hardening.ledger import assert_balanced
-from tests.hardening.served import LoggedServer
 from tests.support.api import API, PASSWORD
 from tests.support.db import truncate_all
+from tests.support.served import ServedApp
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -185,7 +185,7 @@ async def _overcharged_sessions(database_url: str) -> list[dict]:
 async def test_200_players_on_50_children_for_60_seconds(database_url):
     await truncate_all(database_url)
     deadlocks_before = await _deadlocks(database_url)
-    server = LoggedServer(database_url=database_url, LOG_LEVEL="WARNING", DB_POOL_SIZE="10",
+    server = ServedApp(database_url=database_url, LOG_LEVEL="WARNING", DB_POOL_SIZE="10",
                           BCRYPT_ROUNDS="4").start()
     tally = Tally()
     try:

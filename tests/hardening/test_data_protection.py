@@ -19,10 +19,9 @@ from app.database import asyncpg_dsn
 from app.repositories.retention import RetentionRepository
 from app.services.clock import FrozenClock
 from tests.conftest import JWT_SECRET
-from tests.deploy.served import ROOT
+from tests.support.served import ROOT, ServedApp
 from tests.hardening.apps import running_app
 from tests.hardening.ledger import assert_balanced
-from tests.hardening.served import LoggedServer
 from tests.support import api
 from tests.support.api import API
 from tests.support.db import truncate_all
@@ -245,7 +244,7 @@ def test_no_password_pin_or_token_reaches_the_logs(database_url):
     password, wrong_password, reset_password = (f"pw-{secrets.token_hex(8)}" for _ in range(3))
     pins = {"first": "8531", "wrong": "2864", "changed": "9642", "reset": "7319"}
     forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0." + secrets.token_urlsafe(20)
-    server = LoggedServer(database_url=database_url, LOG_LEVEL="DEBUG").start()
+    server = ServedApp(database_url=database_url, LOG_LEVEL="DEBUG").start()
     seen_tokens: list[str] = [forged]
     try:
         with httpx.Client(base_url=server.url, timeout=10) as c:

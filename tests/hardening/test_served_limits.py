@@ -21,17 +21,16 @@ import httpx
 import pytest
 
 from app.database import asyncpg_dsn
-from tests.deploy.served import child_profile, signed_up_headers
+from tests.support.served import ServedApp, child_profile, signed_up_headers
 from tests.hardening.ledger import assert_balanced
-from tests.hardening.served import LoggedServer
 from tests.support.api import API
 from tests.support.db import truncate_all
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[LoggedServer]:
+def server(database_url: str) -> Iterator[ServedApp]:
     asyncio.run(truncate_all(database_url))
-    served = LoggedServer(database_url=database_url).start()
+    served = ServedApp(database_url=database_url).start()
     try:
         yield served
     finally:
@@ -40,7 +39,7 @@ def server(database_url: str) -> Iterator[LoggedServer]:
         served.close()
 
 
-def _raw(server: LoggedServer, request: bytes) -> bytes:
+def _raw(server: ServedApp, request: bytes) -> bytes:
     """Send bytes, read until the server closes or a whole response arrived."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         try:
@@ -193,7 +192,7 @@ def test_the_throttle_counts_the_client_a_trusted_proxy_names(database_url, trus
     """Behind the ingress (FORWARDED_ALLOW_IPS names it) the throttle counts the address in
     X-Forwarded-For; from anyone else that header is ignored, so a client cannot dodge the
     per-address count by inventing addresses."""
-    server = LoggedServer(database_url=database_url,
+    server = ServedApp(database_url=database_url,
                           FORWARDED_ALLOW_IPS="127.0.0.1" if trusted else "192.0.2.254").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as c:

@@ -1,4 +1,8 @@
-"""`python -m app serve` as a child process on a free port, the way a container runs it."""
+"""`python -m app serve` as a child process on a free port, the way a container runs it.
+
+Its output goes to a file, not a pipe: a pipe nobody reads fills at 64 KiB and the server's
+next log write then blocks its event loop, hanging every request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,12 +36,14 @@ class ServedApp:
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET,
                      "BCRYPT_ROUNDS": "4", "DB_POOL_SIZE": "2", "LOG_LEVEL": "INFO", **env}
-        self.process: subprocess.Popen[str] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="vts-served-", suffix=".log", delete=False)
 
-    def start(self, *, timeout: float = 30) -> ServedApp:
+    def start(self, *, timeout: float = 30, workers: int = 1) -> ServedApp:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers)],
+            cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -59,15 +66,17 @@ class ServedApp:
         return self.process.wait(timeout=timeout)
 
     def output(self) -> str:
-        assert self.process is not None
-        if self.process.poll() is None:
-            return "(still running)"
-        return self.process.stdout.read() if self.process.stdout else ""
+        return Path(self._log.name).read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
 
 
 def signed_up_headers(client: httpx.Client) -> dict[str, str]:
