@@ -58,6 +58,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     cpu_us: float = 0.0  # the server process's CPU time per request (steadier than req/s)
+    db_cpu_us: float = 0.0  # its PostgreSQL backends' CPU time per request
 
     @property
     def rps(self) -> float:
@@ -128,8 +129,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
     def rss_mb(self) -> tuple[float, float]:
         """(current, peak) resident memory of the server process, MB."""
@@ -146,6 +146,30 @@ class Server:
                 self._proc.kill()
                 self._proc.wait()
         self._log.close()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends_of(database: str) -> list[int]:
+    """PostgreSQL backend processes connected to `database` (by their process title)."""
+    marker = f" {database} ".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"postgres: ") and marker in title:
+                pids.append(int(entry.name))
+    return pids
 
 
 def python() -> str:
