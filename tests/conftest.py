@@ -13,12 +13,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.main import create_app
-from app.migrations import upgrade
 from app.services.clock import FrozenClock
 from app.settings import Settings
 from containers import Container
 from tests.support import api
-from tests.support.db import create_database, drop_database, server_url, truncate_all
+from tests.support.db import scratch_database, truncate_all
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
@@ -30,13 +29,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    server = server_url()
-    name, url = create_database(server)
-    try:
-        upgrade(url)
+    with scratch_database(migrated=True) as url:
         yield url
-    finally:
-        drop_database(server, name)
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

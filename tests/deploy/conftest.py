@@ -6,16 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.migrations import upgrade
-from tests.support.db import create_database, drop_database, server_url
+from tests.support.db import scratch_database
 
 
 @pytest.fixture(scope="session")
 def deploy_database_url() -> Iterator[str]:
-    server = server_url()
-    name, url = create_database(server)
-    try:
-        upgrade(url)
+    with scratch_database(migrated=True) as url:
         yield url
-    finally:
-        drop_database(server, name)

@@ -11,16 +11,14 @@ import pytest
 
 from app.database import asyncpg_dsn
 from tests.conftest import JWT_SECRET
-from tests.support.db import create_database, drop_database, server_url
+from tests.support.db import scratch_database
 
 
 @pytest.fixture
 def scratch_url():
     """A database of its own: the commands run in other processes and see everything."""
-    server = server_url()
-    name, url = create_database(server)
-    yield url
-    drop_database(server, name)
+    with scratch_database() as url:
+        yield url
 
 
 def run(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:

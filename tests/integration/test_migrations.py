@@ -13,15 +13,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.database import asyncpg_dsn, sqlalchemy_url
 from app.migrations import downgrade, head_revision, upgrade
 from app.models import SQLModel
-from tests.support.db import create_database, drop_database, server_url
+from tests.support.db import scratch_database
 
 
 @pytest.fixture
 def scratch_url():
-    server = server_url()
-    name, url = create_database(server)
-    yield url
-    drop_database(server, name)
+    with scratch_database() as url:
+        yield url
 
 
 async def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -48,3 +50,18 @@ def drop_database(server: str, name: str) -> None:
 
 async def truncate_all(url: str) -> None:
     await _admin(url, f"TRUNCATE {TABLES} CASCADE")
+
+
+@contextlib.contextmanager
+def scratch_database(*, migrated: bool = False) -> Iterator[str]:
+    """A uniquely named database on the test server, dropped afterwards."""
+    server = server_url()
+    name, url = create_database(server)
+    try:
+        if migrated:
+            from app.migrations import upgrade
+
+            upgrade(url)
+        yield url
+    finally:
+        drop_database(server, name)
