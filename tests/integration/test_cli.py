@@ -39,7 +39,7 @@ async def _fetch(url: str, sql: str):
 
 
 def test_every_subcommand_has_help():
-    for command in ("serve", "demo", "migrate", "create-admin", "seed-demo", "sweep"):
+    for command in ("serve", "demo", "migrate", "create-admin", "seed-demo", "sweep", "loadtest"):
         result = run(command, "--help")
         assert result.returncode == 0, (command, result.stderr)
         assert "usage:" in result.stdout
