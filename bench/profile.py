@@ -37,7 +37,8 @@ AREAS = [
     ("jwt, orjson, cachetools, uuid, datetime", ("jwt/", "orjson", "cachetools/", "uuid.py",
                                                   "datetime", "zoneinfo")),
 ]
-IDLE_LEAVES = ("_flush_periodically (app/logs.py)",)  # a thread asleep, GIL released
+# Threads asleep with the GIL released (the log flusher, idle pool workers): not CPU.
+IDLE_LEAVES = ("_flush_periodically (app/logs.py)", "Condition.wait (threading.py)")
 
 
 def _area(frame: str) -> str:
