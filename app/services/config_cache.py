@@ -52,22 +52,35 @@ class ConfigProvider:
     def max_size(self) -> int:
         return int(self._cache.maxsize)
 
-    async def get(self, profile_id: uuid.UUID) -> ProfileFacts | None:
+    async def lookup(self, profile_id: uuid.UUID) -> tuple[ProfileFacts | None, bool]:
+        """The profile's facts, and whether this call loaded them (a database round trip)."""
         facts = self._cache.get(profile_id)
         if facts is not None:
             self.hits += 1
-            return facts
+            # Sliding expiry: a profile that keeps beating stays cached (heartbeats come every
+            # 30 s, a 60 s TTL from insertion would miss every other one). Changes arrive by
+            # NOTIFY; a lost LISTEN connection clears the whole cache when it reconnects.
+            self._cache[profile_id] = facts
+            return facts, False
         self.misses += 1
         generation = self._generation
         facts = await self._load(profile_id)
         if facts is not None and generation == self._generation:
             self._cache[profile_id] = facts
-        return facts
+        return facts, True
+
+    async def get(self, profile_id: uuid.UUID) -> ProfileFacts | None:
+        return (await self.lookup(profile_id))[0]
+
+    async def lookup_owned(self, profile_id: uuid.UUID,
+                           account_id: uuid.UUID) -> tuple[ProfileFacts | None, bool]:
+        """Like `get_owned`, and whether the call cost a round trip."""
+        facts, loaded = await self.lookup(profile_id)
+        return (facts if facts is not None and facts.account_id == account_id else None), loaded
 
     async def get_owned(self, profile_id: uuid.UUID, account_id: uuid.UUID) -> ProfileFacts | None:
         """The profile's facts if it belongs to `account_id`; None hides other accounts' ids."""
-        facts = await self.get(profile_id)
-        return facts if facts is not None and facts.account_id == account_id else None
+        return (await self.lookup_owned(profile_id, account_id))[0]
 
     def invalidate(self, profile_id: uuid.UUID) -> None:
         self._generation += 1

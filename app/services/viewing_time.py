@@ -106,8 +106,9 @@ class ViewingTimeService:
 
     async def _heartbeat(self, account_id: uuid.UUID,
                          beat: HeartbeatRequest) -> tuple[HeartbeatResponse, int]:
-        misses = self._configs.misses
-        facts = await self._facts(beat.profile_id, account_id)
+        facts, loaded = await self._configs.lookup_owned(beat.profile_id, account_id)
+        if facts is None:
+            raise ProfileNotFound()
         now = self._clock.now()
         today = self._today(facts, now)
         limit_minutes = today.limit_minutes if today else None
@@ -116,7 +117,7 @@ class ViewingTimeService:
                       is_paused=beat.is_paused, day=today.day if today else now.date(),
                       limit_seconds=None if limit_minutes is None else limit_minutes * 60,
                       educational_exempt=exempt, is_kids=facts.is_kids)
-        statements = 1
+        statements = 1 + loaded
         if beat.session_id is None:
             session_id = uuid.uuid4()
             for attempt in range(OPEN_RETRIES):
@@ -135,7 +136,6 @@ class ViewingTimeService:
             session_id = beat.session_id
             outcome = await self._heartbeats.continue_session(session_id=session_id, **common)
             self._raise_for(outcome)
-        statements += self._configs.misses - misses
         return self._respond(session_id, facts, limit_minutes, outcome), statements
 
     @staticmethod

@@ -37,3 +37,22 @@ async def test_continuing_heartbeat_is_one_round_trip_and_first_beat_two(proxied
     switched = await parent.beat(kid, titles.cartoon, device_id="tablet")  # warm cache
     assert switched.status_code == 200
     assert proxy.round_trips - before <= 2
+
+
+async def test_round_trips_reported_per_heartbeat_match_the_wire_under_concurrency(proxied, clock):
+    """A cache miss of one heartbeat is not charged to another running at the same time."""
+    import asyncio
+
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "rt2@example.com")
+    titles = await api.seed_titles(container)
+    warm, cold = await parent.child("Warm"), await parent.child("Cold")
+    session = (await parent.beat(warm, titles.cartoon)).json()["session_id"]
+    metrics = container.metrics()
+    clock.advance(30)
+    before_wire, before_reported = proxy.round_trips, metrics.round_trips
+    replies = await asyncio.gather(parent.beat(warm, titles.cartoon, session),
+                                   parent.beat(cold, titles.cartoon))
+    assert [r.status_code for r in replies] == [200, 200]
+    assert proxy.round_trips - before_wire == 3  # 1 continuing + 2 cold first beat
+    assert metrics.round_trips - before_reported == 3

@@ -76,3 +76,23 @@ async def test_a_failed_publish_does_not_fail_the_change():
     await cache.get(pid)
     await cache.changed(pid)
     assert cache.size == 0
+
+
+async def test_expiry_slides_with_use_so_a_beating_profile_stays_cached():
+    store, pid = FakeStore(), uuid.uuid4()
+    cache = provider(store, ttl=0.3)
+    await cache.get(pid)
+    for _ in range(3):  # 0.6 s in all, never 0.3 s without a use
+        await asyncio.sleep(0.15)
+        assert (await cache.get(pid)).name == "v1"
+    assert store.loads == 1
+    await asyncio.sleep(0.4)
+    assert (await cache.get(pid)).name == "v2"  # idle past the TTL: loaded again
+
+
+async def test_lookup_says_whether_it_cost_a_load():
+    store, pid = FakeStore(), uuid.uuid4()
+    cache = provider(store)
+    assert (await cache.lookup_owned(pid, ACCOUNT))[1] is True
+    assert (await cache.lookup_owned(pid, ACCOUNT))[1] is False
+    assert await cache.lookup_owned(pid, uuid.uuid4()) == (None, False)
