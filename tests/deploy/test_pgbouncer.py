@@ -14,16 +14,15 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.database import asyncpg_dsn
-from app.main import create_app
 from app.services.clock import FrozenClock
 from containers import Container
 from tests.conftest import make_settings
 from tests.deploy.pgbouncer import PgBouncer, find_pgbouncer
 from tests.support import api
 from tests.support.pgproxy import RoundTripProxy
+from tests.support.running import running_app
 
 SERVER_POOL = 2  # server connections PgBouncer may open to the database
 APP_POOL = 6  # client connections in each of the app's pools
@@ -73,18 +72,13 @@ async def bounced(pgbouncer: PgBouncer, deploy_database_url: str,
     """The app configured for the pooler; its pooled connections pass a round-trip counter."""
     proxy = RoundTripProxy(pgbouncer.url())
     await proxy.up()
-    container = Container()
-    container.settings.override(make_settings(
-        proxy.url, db_statement_cache_size=0, database_listen_url=deploy_database_url,
-        db_pool_size=APP_POOL))
-    container.clock.override(clock)
-    app = create_app(container)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as client:
+    settings = make_settings(proxy.url, db_statement_cache_size=0,
+                             database_listen_url=deploy_database_url, db_pool_size=APP_POOL)
+    try:
+        async with running_app(settings, clock) as (client, container):
             yield client, container, proxy
-    container.unwire()
-    await proxy.close()
+    finally:
+        await proxy.close()
 
 
 async def _server_connections(database_url: str) -> int:

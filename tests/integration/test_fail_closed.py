@@ -51,24 +51,16 @@ async def test_heartbeat_and_eligibility_fail_closed_then_recover(proxied, clock
 
 
 async def test_service_starts_and_stays_live_while_the_database_is_down(database_url, clock):
-    import httpx
-    from asgi_lifespan import LifespanManager
-
-    from app.main import create_app
-    from containers import Container
     from tests.conftest import make_settings
     from tests.support.pgproxy import RoundTripProxy
+    from tests.support.running import running_app
 
     proxy = RoundTripProxy(database_url)
     await proxy.up()
     url = proxy.url
     await proxy.down()
-    container = Container()
-    container.settings.override(make_settings(url))
-    app = create_app(container)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as client:
+    try:
+        async with running_app(make_settings(url)) as (client, _):
             assert (await client.get("/healthz")).json() == {"status": "ok"}
             assert (await client.get("/readyz")).status_code == 503
             await proxy.up()
@@ -77,5 +69,5 @@ async def test_service_starts_and_stays_live_while_the_database_is_down(database
                     break
                 await asyncio.sleep(0.1)
             assert (await client.get("/readyz")).status_code == 200
-    container.unwire()
-    await proxy.close()
+    finally:
+        await proxy.close()
