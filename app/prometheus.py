@@ -25,7 +25,6 @@ from typing import Any
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
     Gauge,
     PlatformCollector,
     ProcessCollector,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from app.errors import ProfileNotFound
 from app.services.viewing_day import LimitConfig
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,15 @@ class ConfigProvider:
     async def get_owned(self, profile_id: uuid.UUID, account_id: uuid.UUID) -> ProfileFacts | None:
         """The profile's facts if it belongs to `account_id`; None hides other accounts' ids."""
         return (await self.lookup_owned(profile_id, account_id))[0]
+
+    async def owned(self, profile_id: uuid.UUID, account_id: uuid.UUID, *,
+                    child: bool = False) -> ProfileFacts:
+        """The caller's profile (with `child`: a limited child profile), else ProfileNotFound:
+        unknown, another account's and (for child-only features) adult ids all look alike."""
+        facts = await self.get_owned(profile_id, account_id)
+        if facts is None or (child and facts.limits is None):
+            raise ProfileNotFound()
+        return facts
 
     def invalidate(self, profile_id: uuid.UUID) -> None:
         self._generation += 1

@@ -12,7 +12,7 @@ from app.repositories.grants import GrantRepository
 from app.repositories.heartbeats import Balance
 from app.schemas import GrantOut, GrantRecordOut, GrantRequest
 from app.services.clock import SystemClock
-from app.services.config_cache import ConfigProvider, ProfileFacts
+from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
 from app.services.viewing_time import remaining_seconds, shown_remaining
 
@@ -27,15 +27,9 @@ class GrantService:
         self._pins = pins
         self._clock = clock
 
-    async def _child(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> ProfileFacts:
-        facts = await self._configs.get_owned(profile_id, account_id)
-        if facts is None or facts.limits is None:  # unknown, another account's, or an adult
-            raise ProfileNotFound()
-        return facts
-
     async def grant(self, account_id: uuid.UUID, profile_id: uuid.UUID,
                     body: GrantRequest) -> GrantOut:
-        facts = await self._child(account_id, profile_id)
+        facts = await self._configs.owned(profile_id, account_id, child=True)
         if body.pin is not None:  # on-device, with the PIN: counts toward the lockout
             await self._pins.check(account_id, body.pin)
         elif body.pin_token is not None:  # on-device, after a recent /pin/verify
@@ -57,6 +51,6 @@ class GrantService:
                         is_unlimited_override=day.is_unlimited_override)
 
     async def list(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> list[GrantRecordOut]:
-        await self._child(account_id, profile_id)
+        await self._configs.owned(profile_id, account_id, child=True)
         rows = await self._grants.list_for(profile_id, limit=GRANTS_LISTED)
         return [GrantRecordOut.model_validate(row) for row in rows]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from app.errors import InvalidInput, NotAuthenticated, ProfileNotFound
+from app.errors import InvalidInput, NotAuthenticated
 from app.repositories.reports import DayTotal, ReportRepository
 from app.schemas import (
     DailyTotalOut,
@@ -67,10 +67,9 @@ class ReportService:
 
     async def history(self, account_id: uuid.UUID, profile_id: uuid.UUID,
                       query: HistoryQuery) -> ViewingHistoryOut:
-        facts = await self._configs.get_owned(profile_id, account_id)
-        if facts is None or facts.limits is None:
-            raise ProfileNotFound()
+        facts = await self._configs.owned(profile_id, account_id, child=True)
         limits = facts.limits
+        assert limits is not None
         last = query.to_date or limits.day_at(self._clock.now()).day
         first = query.from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS - 1)
         if first > last:

@@ -88,9 +88,7 @@ class ViewingConfigService:
 
     async def update(self, account_id: uuid.UUID, profile_id: uuid.UUID,
                      body: ViewingTimeConfigUpdate) -> ViewingTimeConfigOut:
-        facts = await self._provider.get_owned(profile_id, account_id)
-        if facts is None or not facts.is_kids:
-            raise ProfileNotFound()
+        await self._provider.owned(profile_id, account_id, child=True)
         changes = body.changes()
         if body.SENSITIVE & changes.keys():
             if body.pin_token is None:

@@ -79,12 +79,6 @@ class ViewingTimeService:
         self._clock = clock
         self._metrics = metrics
 
-    async def _facts(self, profile_id: uuid.UUID, account_id: uuid.UUID) -> ProfileFacts:
-        facts = await self._configs.get_owned(profile_id, account_id)
-        if facts is None:
-            raise ProfileNotFound()
-        return facts
-
     def _today(self, facts: ProfileFacts, now: datetime) -> DayInfo | None:
         return facts.limits.day_at(now) if facts.limits is not None else None
 
@@ -176,7 +170,7 @@ class ViewingTimeService:
         return today, await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
 
     async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> BalanceOut:
-        facts = await self._facts(profile_id, account_id)
+        facts = await self._configs.owned(profile_id, account_id)
         if not facts.is_kids:
             return BalanceOut(profile_id=profile_id, is_child_profile=False, has_limits=False,
                               used_minutes=0, educational_minutes=0, limit_minutes=None,
@@ -196,7 +190,7 @@ class ViewingTimeService:
     async def playback_eligible(self, account_id: uuid.UUID,
                                 profile_id: uuid.UUID) -> EligibilityOut:
         try:
-            facts = await self._facts(profile_id, account_id)
+            facts = await self._configs.owned(profile_id, account_id)
             if not facts.is_kids:
                 return EligibilityOut(eligible=True, remaining_minutes=None, reason=None,
                                       next_reset_at=None)

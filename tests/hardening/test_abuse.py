@@ -16,7 +16,6 @@ import uuid
 
 import asyncpg
 import httpx
-import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 
