@@ -22,6 +22,9 @@ def _lower_priority() -> None:
         pass
 
 
+MAX_SECRET_BYTES = 72  # bcrypt's limit
+
+
 class PasswordHasher:
     def __init__(self, pool: ThreadPoolExecutor, *, rounds: int) -> None:
         self._pool = pool
@@ -40,9 +43,13 @@ class PasswordHasher:
         return await self._run(self._bcrypt.hash, secret)
 
     async def verify(self, secret: str, hashed: str | None) -> bool:
-        """Constant-cost check: an absent hash still costs one bcrypt so timing says nothing."""
-        if hashed is None:
-            await self._run(self._bcrypt.verify, secret, self._dummy_hash)
+        """Constant-cost check: an absent hash still costs one bcrypt so timing says nothing.
+
+        bcrypt refuses secrets over 72 bytes (ValueError). No stored secret is that long
+        (registration and PINs refuse them), so such a secret is simply wrong: it gets the
+        same answer, and costs the same bcrypt, as any other wrong one."""
+        if hashed is None or len(secret.encode()) > MAX_SECRET_BYTES:
+            await self._run(self._bcrypt.verify, "timing-equaliser", self._dummy_hash)
             return False
         return await self._run(self._bcrypt.verify, secret, hashed)
 
