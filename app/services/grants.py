@@ -33,7 +33,7 @@ class GrantService:
         if body.pin is not None:  # on-device, with the PIN: counts toward the lockout
             await self._pins.check(account_id, body.pin)
         elif body.pin_token is not None:  # on-device, after a recent /pin/verify
-            self._pins.check_token(account_id, body.pin_token)
+            await self._pins.check_token(account_id, body.pin_token)
         is_remote = body.pin is None and body.pin_token is None
         now = self._clock.now()
         assert facts.limits is not None

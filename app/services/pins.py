@@ -84,8 +84,11 @@ class PinService:
         token, expires_at = self._tokens.issue_pin_token(account_id)
         return PinVerifiedOut(pin_token=token, expires_at=expires_at)
 
-    def check_token(self, account_id: uuid.UUID, pin_token: str) -> None:
+    async def check_token(self, account_id: uuid.UUID, pin_token: str) -> None:
+        """A pin_token proves a PIN check from before now; a lock since then still refuses it
+        (a child who saw the PIN typed once must not keep granting through the lock)."""
         self._tokens.check_pin_token(pin_token, account_id)
+        self._refuse_if_locked(await self._state(account_id))
 
     async def set_pin(self, account_id: uuid.UUID, *, new_pin: str,
                       current_pin: str | None) -> None:

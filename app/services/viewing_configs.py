@@ -94,7 +94,7 @@ class ViewingConfigService:
             if body.pin_token is None:
                 raise PinTokenInvalid("A valid pin_token is required to change "
                                       "reset_hour or educational_exempt")
-            self._pins.check_token(account_id, body.pin_token)
+            await self._pins.check_token(account_id, body.pin_token)
         if not changes:
             return await self.get(account_id, profile_id)
         now = self._clock.now()
