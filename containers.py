@@ -22,6 +22,7 @@ from app.repositories.reports import ReportRepository
 from app.repositories.retention import RetentionRepository
 from app.repositories.titles import TitleRepository
 from app.repositories.viewing_configs import ViewingConfigRepository
+from app.routes import PUBLIC_PATHS
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
 from app.services.clock import SystemClock
@@ -72,7 +73,7 @@ class Container(containers.DeclarativeContainer):
 
     session_factory = providers.Singleton(async_sessionmaker, engine, expire_on_commit=False)
     tokens = providers.Singleton(TokenService, settings, clock)
-    auth_backend = providers.Singleton(BearerBackend, tokens)
+    auth_backend = providers.Singleton(BearerBackend, tokens, public_paths=PUBLIC_PATHS)
 
     # Repositories: all the SQL.
     accounts = providers.Factory(AccountRepository, session_factory)

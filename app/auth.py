@@ -35,14 +35,17 @@ class Account(BaseUser):
 
 class BearerBackend(AuthenticationBackend):
     """No header: anonymous (public endpoints work, protected ones answer 401). A header that
-    is malformed, expired or signed with another key: 401 at once."""
+    is malformed, expired or signed with another key: 401 at once — except on the public
+    paths, which never read it: apps attach their token to every call, and a stale one must
+    not stop them signing in again or an operator probing /healthz."""
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, *, public_paths: frozenset[str]) -> None:
         self._tokens = tokens
+        self._public = public_paths
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if header is None:
+        if header is None or conn.scope["path"] in self._public:
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

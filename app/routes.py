@@ -100,5 +100,8 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
+PUBLIC_PATHS = frozenset(e.path for e in ENDPOINTS if not e.auth)
+
+
 def routes() -> list[Route]:
     return [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]

@@ -1,0 +1,83 @@
+"""Hardening, round 2: each test pins a failure found from outside (it failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.api import API, PASSWORD
+from tests.support.parental import PC, grant, pin_token, set_pin, verify
+
+pytestmark = pytest.mark.anyio
+
+LONG = "x" * 73  # one byte over bcrypt's limit
+VERY_LONG = "é" * 100  # 200 bytes, within the 256-character field limit
+
+
+@pytest.mark.parametrize("password", [LONG, VERY_LONG])
+async def test_an_overlong_password_at_login_is_a_plain_401(client, parent, password):
+    r = await client.post(f"{API}/auth/login", json={"email": parent.email, "password": password})
+    assert r.status_code == 401, r.text
+    assert r.json() == {"detail": "Incorrect email or password"}
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("password", [LONG, VERY_LONG])
+async def test_an_overlong_password_at_pin_reset_is_a_plain_401(parent, password):
+    r = await parent.client.post(f"{PC}/pin/reset", headers=parent.headers,
+                                 json={"password": password, "new_pin": "4321"})
+    assert r.status_code == 401, r.text
+    assert r.json() == {"detail": "Incorrect password"}
+
+
+async def test_an_overlong_password_is_refused_at_registration(client):
+    r = await client.post(f"{API}/auth/register", json={"email": "long@example.com",
+                                                        "password": LONG})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "password: must be 8 to 72 bytes long"
+
+
+async def test_a_pin_token_from_before_the_lock_cannot_grant(parent, clock):
+    kid = await parent.child()
+    assert (await set_pin(parent, "1234")).status_code == 200
+    token = await pin_token(parent, "1234")
+    for _ in range(5):
+        assert (await verify(parent, "0000")).status_code == 403
+    r = await grant(parent, kid, minutes=15, pin_token=token)
+    assert r.status_code == 403, r.text
+    assert r.json()["detail"] == "PIN is locked after too many failed attempts"
+    assert "locked_until" in r.json() and "x-locked-until" in r.headers
+    # Nothing was granted.
+    r = await parent.client.get(f"{PC}/profiles/{kid}/grants", headers=parent.headers)
+    assert r.json() == []
+    clock.advance(4 * 60)  # the token is still within its 5 minutes, the lock lasts 30
+    r = await grant(parent, kid, minutes=15, pin_token=token)
+    assert r.status_code == 403
+    assert r.json()["detail"] == "PIN is locked after too many failed attempts"
+
+
+async def _expired_header(parent, clock) -> dict[str, str]:
+    headers = dict(parent.headers)
+    clock.advance(2 * 86_400)  # the token's lifetime is an hour
+    r = await parent.client.get(f"{API}/me", headers=headers)
+    assert r.status_code == 401  # it is expired indeed
+    return headers
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json"])
+async def test_a_stale_token_is_ignored_by_public_reads(client, parent, clock, path):
+    headers = await _expired_header(parent, clock)
+    r = await client.get(path, headers=headers)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_stale_token_is_ignored_by_login_and_register(client, parent, clock):
+    headers = await _expired_header(parent, clock)
+    r = await client.post(f"{API}/auth/login", headers=headers,
+                          json={"email": parent.email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{API}/auth/register", headers=headers,
+                          json={"email": "second@example.com", "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    # A garbage header too: a public endpoint does not read it.
+    r = await client.get("/healthz", headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    assert r.status_code == 200
