@@ -55,7 +55,18 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print("migrations applied (head)")
 
 
+def _email(value: str) -> str:
+    """The address as registration would store it; a CliError for anything that is not one."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise CliError(f"not a valid email address: {value!r} ({exc})") from None
+
+
 def cmd_create_admin(args: argparse.Namespace) -> None:
+    email = _email(args.email)
     settings = _settings(demo=False)
     password = os.environ.get("ADMIN_PASSWORD")
     if password is None and sys.stdin.isatty():
@@ -64,7 +75,7 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
         raise CliError("the password must be 8 to 72 bytes long")
 
     async def work(c: Any) -> tuple[Any, bool]:
-        return await (await c.account_service()).create_admin(email=args.email, password=password)
+        return await (await c.account_service()).create_admin(email=email, password=password)
 
     try:
         account, created = _with_container(settings, work)

@@ -25,6 +25,10 @@ from containers import Container
 log = logging.getLogger(__name__)
 BULK_BODY_BYTES = 2 * 1024 * 1024  # 10,000 titles of up to ~200 bytes each
 PURGE_EVERY_SECONDS = 86_400
+DEVELOPMENT_KEY_WARNING = (
+    "JWT_SECRET is not set: tokens are signed with the built-in DEVELOPMENT key, which anyone "
+    "can read in the source. Fine for `make run` on your machine; never expose this server."
+)
 
 
 async def _sweep_periodically(container: Container) -> None:
@@ -53,6 +57,8 @@ def create_app(container: Container | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.jwt_secret is None:
+            log.warning(DEVELOPMENT_KEY_WARNING)
         await container.init_resources()
         sweeper = asyncio.create_task(_sweep_periodically(container))
         try:

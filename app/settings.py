@@ -82,6 +82,14 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be at least 32 bytes")
         return self
 
+    @model_validator(mode="after")
+    def _stale_gap_covers_a_beat(self) -> "Settings":
+        # Below one interval, a session on time would count as stale at every beat and each
+        # beat would open a new window overlapping the one it already paid for.
+        if self.stale_gap_seconds < self.heartbeat_interval_seconds:
+            raise ValueError("STALE_GAP_SECONDS must be at least HEARTBEAT_INTERVAL_SECONDS")
+        return self
+
     @property
     def signing_key(self) -> str:
         return self.jwt_secret or DEMO_JWT_SECRET

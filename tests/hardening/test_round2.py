@@ -81,3 +81,47 @@ async def test_a_stale_token_is_ignored_by_login_and_register(client, parent, cl
     # A garbage header too: a public endpoint does not read it.
     r = await client.get("/healthz", headers={"Authorization": "Basic Zm9vOmJhcg=="})
     assert r.status_code == 200
+
+
+def test_create_admin_refuses_what_is_not_an_email(tmp_path):
+    from tests.integration.test_cli import run
+
+    result = run("create-admin", "not-an-email", database_url="postgresql://nobody@127.0.0.1:1/x",
+                 ADMIN_PASSWORD=PASSWORD, JWT_SECRET="x" * 40)
+    assert result.returncode == 2, result
+    assert result.stderr.count("\n") == 1
+    assert "not a valid email address: 'not-an-email'" in result.stderr
+
+
+def test_a_stale_gap_shorter_than_the_interval_is_refused():
+    from app.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as refused:
+        load_settings(jwt_secret="x" * 40, heartbeat_interval_seconds=60, stale_gap_seconds=30)
+    assert "STALE_GAP_SECONDS must be at least HEARTBEAT_INTERVAL_SECONDS" in str(refused.value)
+    assert load_settings(jwt_secret="x" * 40, heartbeat_interval_seconds=60,
+                         stale_gap_seconds=60).stale_gap_seconds == 60
+
+
+async def test_serving_with_the_development_key_says_so_loudly(database_url, caplog):
+    import logging
+
+    from asgi_lifespan import LifespanManager
+
+    from app.main import DEVELOPMENT_KEY_WARNING, create_app
+    from containers import Container
+    from tests.conftest import make_settings
+
+    for secret, warned in ((None, True), ("y" * 40, False)):
+        container = Container()
+        container.settings.override(make_settings(database_url, jwt_secret=secret,
+                                                  demo_mode=True))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="app.main"):
+            async with LifespanManager(create_app(container)):
+                pass
+        container.unwire()
+        found = [r for r in caplog.records if r.getMessage() == DEVELOPMENT_KEY_WARNING]
+        assert (len(found) == 1) is warned
+        if warned:
+            assert found[0].levelno == logging.WARNING
