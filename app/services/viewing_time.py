@@ -12,10 +12,12 @@ import time
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import NoReturn
 
 import asyncpg
 
 from app.errors import (
+    DatabaseUnavailable,
     DomainError,
     EnforcementUnavailable,
     ProfileNotFound,
@@ -86,12 +88,12 @@ class ViewingTimeService:
         started = time.perf_counter()
         try:
             response, round_trips = await self._heartbeat(account_id, beat)
-        except DomainError:
+        except DatabaseUnavailable as exc:  # the pool is down or not connected yet: fail closed
+            self._fail_closed("heartbeat", exc)
+        except DomainError:  # the request's own fault (404, 409): the player gets the reason
             raise
         except Exception as exc:  # fail closed: never `allowed` when the check did not happen
-            log.warning("heartbeat failed closed: %r", exc)
-            self._metrics.heartbeat_failed()
-            raise EnforcementUnavailable() from exc
+            self._fail_closed("heartbeat", exc)
         self._metrics.heartbeat_done(duration_seconds=time.perf_counter() - started,
                                      round_trips=round_trips,
                                      enforcement=response.enforcement.value,
@@ -131,6 +133,14 @@ class ViewingTimeService:
             outcome = await self._heartbeats.continue_session(session_id=session_id, **common)
             self._raise_for(outcome)
         return self._respond(session_id, facts, limit_minutes, outcome), statements
+
+    def _fail_closed(self, check: str, exc: Exception) -> NoReturn:
+        """Never `allowed` when the check did not happen: a blocked answer, counted and logged."""
+        log.warning("%s failed closed: %r", check, exc)
+        if check == "heartbeat":
+            self._metrics.heartbeat_failed()
+            raise EnforcementUnavailable() from exc
+        raise EnforcementUnavailable(eligibility=True) from exc
 
     @staticmethod
     def _raise_for(outcome: BeatOutcome) -> None:
@@ -195,11 +205,12 @@ class ViewingTimeService:
                 return EligibilityOut(eligible=True, remaining_minutes=None, reason=None,
                                       next_reset_at=None)
             today, balance = await self._child_balance(facts)
+        except DatabaseUnavailable as exc:
+            self._fail_closed("eligibility", exc)
         except DomainError:
             raise
         except Exception as exc:
-            log.warning("eligibility failed closed: %r", exc)
-            raise EnforcementUnavailable(eligibility=True) from exc
+            self._fail_closed("eligibility", exc)
         remaining = remaining_seconds(today.limit_minutes, balance)
         exhausted = remaining is not None and remaining <= 0
         return EligibilityOut(eligible=not exhausted, remaining_minutes=shown_remaining(remaining),
