@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from app.errors import NotAuthenticated
-from app.http_errors import domain_error
+from app.http_errors import domain_response
 from app.services.tokens import TokenService
 
 
@@ -58,7 +58,7 @@ class BearerBackend(AuthenticationBackend):
 
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
-    return domain_error(conn, NotAuthenticated(str(exc)))  # type: ignore[arg-type]
+    return domain_response(NotAuthenticated(str(exc)))
 
 
 def client_address(request: Request) -> str | None:

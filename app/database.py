@@ -62,6 +62,37 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
     """Skip asyncpg's per-release reset query: the hot path never leaves session state."""
 
 
+# What the driver and the pool raise when the database, not the request, is the problem: no
+# connection within the acquire timeout, a refused or cut connection, a statement timeout
+# (client-side TimeoutError, or the server's query_canceled), an administrator's shutdown.
+CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
+                     asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+
+
+class _Acquired:
+    """asyncpg's acquire context, with its connection errors raised as DatabaseUnavailable.
+
+    Only here: an OSError or TimeoutError from anywhere else is a bug (500), not an outage.
+    A plain class rather than @asynccontextmanager: it runs twice per heartbeat."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: asyncpg.pool.PoolAcquireContext) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        try:
+            return await self._inner.__aenter__()
+        except CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable() from exc
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+        if exc is not None and isinstance(exc, CONNECTION_ERRORS):
+            raise DatabaseUnavailable() from exc
+
+
 class HotPool:
     """The raw asyncpg pool the heartbeat uses; opened (and pre-warmed) in the background so
     the process answers /healthz while the database is down, and retried until it is up."""
@@ -102,10 +133,10 @@ class HotPool:
             except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
                 log.debug("database still unreachable: %s", exc)
 
-    def acquire(self) -> asyncpg.pool.PoolAcquireContext:
+    def acquire(self) -> _Acquired:
         if self._pool is None:
             raise DatabaseUnavailable("database pool is not connected")
-        return self._pool.acquire(timeout=self._settings.db_acquire_timeout_seconds)
+        return _Acquired(self._pool.acquire(timeout=self._settings.db_acquire_timeout_seconds))
 
     @property
     def pool(self) -> asyncpg.Pool | None:

@@ -40,8 +40,8 @@ def error_response(status: int, detail: str, **extra: object) -> ORJSONResponse:
     return ORJSONResponse({"detail": detail, **extra}, status_code=status)
 
 
-def domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.DomainError)
+def domain_response(exc: errors.DomainError) -> Response:
+    """The response for a domain error (also used synchronously by the auth layer)."""
     status = _status_of(exc)
     response = error_response(status, exc.detail, **exc.extra())
     if status == 401:
@@ -53,11 +53,16 @@ def domain_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.DomainError)
+    return domain_response(exc)
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
-def validation_error(request: Request, exc: Exception) -> Response:
+async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ValidationError)
     problems = [
         {"field": _field(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
@@ -67,41 +72,64 @@ def validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, detail, errors=problems)
 
 
-def malformed_json(request: Request, exc: Exception) -> Response:
+async def malformed_json(request: Request, exc: Exception) -> Response:
     return error_response(400, "Request body is not valid JSON")
 
 
-def http_exception(request: Request, exc: Exception) -> Response:
+async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
     return ORJSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def database_unavailable(request: Request, exc: Exception) -> Response:
+async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return error_response(503, errors.DatabaseUnavailable.detail)
 
 
-def database_error(request: Request, exc: Exception) -> Response:
+async def database_error(request: Request, exc: Exception) -> Response:
     """A driver error is 503 when the connection is the problem, else a bug (500)."""
     assert isinstance(exc, DBAPIError)
     lost = exc.connection_invalidated or isinstance(
         exc, (OperationalError, InterfaceError)
     ) or isinstance(exc.orig, (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError))
-    return database_unavailable(request, exc) if lost else unexpected(request, exc)
+    if lost:
+        return await database_unavailable(request, exc)
+    return unexpected(request, exc)
 
 
-def client_disconnected(request: Request, exc: Exception) -> Response:
+DRIVER_MODULES = ("asyncpg.", "sqlalchemy.")
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether the traceback passes through the driver or the ORM's pool: only there does an
+    OSError or TimeoutError mean the database is unreachable (a refused connect, a statement
+    timeout). Anywhere else it is a bug and must not hide as an outage."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+async def connection_error(request: Request, exc: Exception) -> Response:
+    if _raised_by_driver(exc):
+        return await database_unavailable(request, exc)
+    return unexpected(request, exc)
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
     """The client hung up before its whole body arrived: nothing was done, nobody listens.
     Not a server error (it was one, with a traceback per hang-up, before)."""
     log.info("client disconnected before sending its body")
     return error_response(499, "Client closed the request")
 
 
-def unexpected(request: Request, exc: Exception) -> Response:
-    # exc_info from the argument: Starlette runs this handler on a worker thread, where
-    # log.exception() finds no current exception ("NoneType: None").
-    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+def unexpected(request: Request | None, exc: BaseException, path: str | None = None) -> Response:
+    """A bug: logged with its traceback, answered with a bare 500. Called by RequestObserver
+    for anything no handler took, so the 500 carries the request id and security headers."""
+    log.error("unhandled error on %s", request.url.path if request else path, exc_info=exc)
     return error_response(500, "Internal server error")
 
 
@@ -113,10 +141,11 @@ EXCEPTION_HANDLERS = {
     ClientDisconnect: client_disconnected,
     PoolTimeout: database_unavailable,
     DBAPIError: database_error,
-    OSError: database_unavailable,
-    TimeoutError: database_unavailable,
+    OSError: connection_error,
+    TimeoutError: connection_error,
     asyncpg.PostgresConnectionError: database_unavailable,
     asyncpg.InterfaceError: database_unavailable,
     asyncpg.exceptions.OperatorInterventionError: database_unavailable,
-    Exception: unexpected,
 }
+# No `Exception` entry: Starlette would run it in ServerErrorMiddleware, outside every other
+# middleware. RequestObserver renders the 500 instead (app/observability.py).

@@ -70,9 +70,10 @@ def create_app(container: Container | None = None) -> Starlette:
             await container.shutdown_resources()
 
     middleware = [
-        # Outermost: its latency and access line cover every other middleware.
-        Middleware(RequestObserver, metrics=container.metrics()),
+        # Outermost, so every response has them, the observer's 500 included.
         Middleware(SecurityHeaders),
+        # Its latency and access line cover every other middleware; it renders 500s itself.
+        Middleware(RequestObserver, metrics=container.metrics()),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                    overrides={TITLES_UPSERT_PATH: BULK_BODY_BYTES}),
     ]

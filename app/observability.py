@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http_errors import unexpected
 from app.logs import REQUEST_ID, JsonFormatter, direct_sink
 from app.services.metrics import MetricsCollector
 
@@ -58,17 +59,25 @@ class RequestObserver:
             request_id = os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         id_header = (b"x-request-id", request_id.encode())
-        status = 500  # unless a response starts: an exception escaped to ServerErrorMiddleware
+        status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # A bug no handler took: answered here, inside the request's context, so the 500
+            # has its X-Request-ID and security headers and the log line its request_id.
+            if started_response:
+                raise  # too late for a response; the server closes the connection
+            await unexpected(None, exc, scope["path"])(scope, receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)

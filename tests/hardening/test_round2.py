@@ -125,3 +125,120 @@ async def test_serving_with_the_development_key_says_so_loudly(database_url, cap
         assert (len(found) == 1) is warned
         if warned:
             assert found[0].levelno == logging.WARNING
+
+
+# --- every way a heartbeat or eligibility check fails is the fail-closed body -----------------
+
+HEARTBEAT_CLOSED = {"detail": "Viewing-time enforcement is unavailable", "session_id": None,
+                    "enforcement": "blocked", "reason": "enforcement_unavailable",
+                    "remaining_minutes": 0, "used_minutes": None, "is_educational": None}
+ELIGIBILITY_CLOSED = {"detail": "Viewing-time enforcement is unavailable", "eligible": False,
+                      "remaining_minutes": 0, "reason": "enforcement_unavailable",
+                      "next_reset_at": None}
+
+
+async def _assert_fails_closed(client, container) -> None:
+    """A signed-in player (its token needs no database) asks while enforcement cannot run."""
+    import uuid
+
+    token, _ = container.tokens().issue_access(uuid.uuid4())
+    headers = {"Authorization": f"Bearer {token}"}
+    kid, title = uuid.uuid4(), uuid.uuid4()
+    r = await client.post(f"{API}/viewing-time/heartbeat", headers=headers,
+                          json={"profile_id": str(kid), "title_id": str(title),
+                                "device_id": "tv"})
+    assert (r.status_code, r.json()) == (503, HEARTBEAT_CLOSED)
+    r = await client.get(f"{API}/viewing-time/playback-eligible/{kid}", headers=headers)
+    assert (r.status_code, r.json()) == (503, ELIGIBILITY_CLOSED)
+    assert "x-request-id" in r.headers
+
+
+async def test_fail_closed_with_the_database_down_since_start_up(database_url, clock):
+    from tests.conftest import make_settings
+    from tests.support.pgproxy import RoundTripProxy
+    from tests.support.running import running_app
+
+    proxy = RoundTripProxy(database_url)
+    await proxy.up()
+    url = proxy.url
+    await proxy.down()
+    try:
+        async with running_app(make_settings(url), clock) as (client, container):
+            await _assert_fails_closed(client, container)
+    finally:
+        await proxy.close()
+
+
+@pytest.fixture
+def unmigrated_url():
+    from tests.support.db import scratch_database
+
+    with scratch_database() as url:
+        yield url
+
+
+async def test_fail_closed_on_a_database_that_is_not_migrated(unmigrated_url, clock):
+    from tests.conftest import make_settings
+    from tests.support.running import running_app
+
+    async with running_app(make_settings(unmigrated_url), clock) as (client, container):
+        assert (await client.get("/readyz")).status_code == 503
+        await _assert_fails_closed(client, container)
+
+
+# --- the error path: async handlers, 500s inside the observer, 503 only for the database --------
+
+def test_every_exception_handler_runs_on_the_event_loop():
+    """A plain-function handler is run in Starlette's thread pool: a thread hop for every
+    fail-closed heartbeat of an outage."""
+    import inspect
+
+    from app.http_errors import EXCEPTION_HANDLERS
+
+    assert EXCEPTION_HANDLERS and all(
+        inspect.iscoroutinefunction(handler) for handler in EXCEPTION_HANDLERS.values())
+    assert Exception not in EXCEPTION_HANDLERS  # the observer renders 500s
+
+
+class _Broken:
+    """A title service whose lookup fails with the given error (a bug, not an outage)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def get(self, title_id):  # noqa: ANN001
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug"), OSError("disk full"),
+                                   TimeoutError("a timer of ours")])
+async def test_a_bug_is_a_500_with_request_id_headers_and_logged_context(
+        container, client, parent, error):
+    import logging
+    import uuid
+
+    from app.logs import JsonFormatter
+
+    lines: list[str] = []
+
+    class Lines(logging.Handler):  # formats at emit time, as the served JSON handler does
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Lines()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("app.http_errors")
+    logger.addHandler(handler)
+    try:
+        with container.title_service.override(_Broken(error)):
+            r = await client.get(f"{API}/titles/{uuid.uuid4()}", headers={
+                **parent.headers, "X-Request-ID": "req-500-test"})
+    finally:
+        logger.removeHandler(handler)
+    assert r.status_code == 500, r.text
+    assert r.json() == {"detail": "Internal server error"}
+    assert r.headers["x-request-id"] == "req-500-test"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    [line] = lines
+    assert '"request_id":"req-500-test"' in line.replace(" ", "") and "Traceback" in line
