@@ -138,6 +138,9 @@ class DailyBalance(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
 
 
+CHILD_STREAM = "00000000-0000-0000-0000-000000000000"
+
+
 class ViewingSession(SQLModel, table=True):
     """One title on one device. `counted_until` is the end of the paid window (NULL: none).
 
@@ -149,10 +152,12 @@ class ViewingSession(SQLModel, table=True):
     __tablename__ = "viewing_sessions"
     __table_args__ = (
         CheckConstraint("device_type IN ('tv', 'mobile', 'tablet', 'web')", name="device_type"),
-        # One stream per profile, guaranteed by the database even under racing first beats.
+        # One stream per child profile, guaranteed by the database even under racing first
+        # beats: a child's open sessions share one stream_key, an adult's each have their own.
         Index(
-            "uq_viewing_sessions_open_per_profile",
+            "uq_viewing_sessions_one_stream",
             "profile_id",
+            "stream_key",
             unique=True,
             postgresql_where=text("ended_at IS NULL"),
         ),
@@ -173,6 +178,10 @@ class ViewingSession(SQLModel, table=True):
     last_heartbeat_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
     counted_until: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
     paused_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    # CHILD_STREAM for a child's session (one stream per profile); an adult's session's own id
+    # (adults watch on as many devices as they like).
+    stream_key: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), nullable=False, server_default=text(f"'{CHILD_STREAM}'::uuid")))
     ended_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
     total_seconds: Decimal = Field(
         default=Decimal(0), sa_column=Column(SECONDS, nullable=False, server_default=text("0"))

@@ -15,61 +15,84 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from app.database import HotPool
+from app.models import CHILD_STREAM
 from app.repositories.profile_facts import LOAD_FACTS
+
+# A session's clock only moves forward: a statement's instant is never earlier than the last
+# heartbeat it already recorded (a delayed duplicate, or a request that read the clock and then
+# waited behind a later one, acts at the session's latest instant).
+def session_instant(now: str, s: str) -> str:
+    return f"greatest({now}::timestamptz, {s}.last_heartbeat_at)"
+
+
+# Where a session ends when it is ended at instant `at`: a stale session (silent for longer than
+# the stale gap) counts as ended at the end of its last paid window (or its last beat, when
+# nothing is paid); any other at `at`.
+def end_instant(at: str, s: str, stale_gap: str) -> str:
+    return (f"CASE WHEN {at} - {s}.last_heartbeat_at > {stale_gap}::interval "
+            f"THEN coalesce({s}.counted_until, {s}.last_heartbeat_at) ELSE {at} END")
+
+
+# The unused part of the paid window when the session ends at `at` (seconds, never negative).
+def refund(s: str, at: str) -> str:
+    return f"round(greatest(0, coalesce(extract(epoch FROM {s}.counted_until - {at}), 0)), 3)"
+
 
 # Continuing session. $1 session, $2 profile, $3 title, $4 now, $5 is_paused, $6 viewing day,
 # $7 limit seconds (NULL = unlimited), $8 educational exempt, $9 interval, $10 pause grace,
 # $11 stale gap, $12 is a child profile (adults record sessions but have no balance).
 CONTINUE_SESSION = """
 WITH cur AS (
-    SELECT id, title_id, ended_at, is_educational, counted_until, paused_at, last_heartbeat_at
-    FROM viewing_sessions
+    SELECT id, title_id, ended_at, is_educational, counted_until, paused_at, last_heartbeat_at,
+           {t} AS t
+    FROM viewing_sessions s
     WHERE id = $1 AND profile_id = $2
     FOR UPDATE
 ), before AS (
     SELECT used_seconds, granted_seconds, is_unlimited_override
     FROM daily_balances WHERE profile_id = $2 AND reset_date = $6
 ), step AS (
-    SELECT cur.id, cur.counted_until, cur.paused_at,
+    SELECT cur.id, cur.t, cur.counted_until, cur.paused_at,
            cur.is_educational AND $8 AS to_edu,
            CASE
-             WHEN $5 AND cur.paused_at IS NOT NULL AND $4 - cur.paused_at > $10::interval
+             WHEN $5 AND cur.paused_at IS NOT NULL AND cur.t - cur.paused_at > $10::interval
                THEN 'off'
              WHEN $12 AND $7::int IS NOT NULL AND NOT (cur.is_educational AND $8)
                   AND NOT coalesce(b.is_unlimited_override, false)
                   AND $7 + coalesce(b.granted_seconds, 0) - coalesce(b.used_seconds, 0) <= 0
                THEN 'blocked'
              WHEN cur.counted_until IS NULL
-                  OR $4 - cur.last_heartbeat_at > $11::interval
-                  OR (NOT $5 AND cur.paused_at IS NOT NULL AND $4 - cur.paused_at > $10::interval)
+                  OR cur.t - cur.last_heartbeat_at > $11::interval
+                  OR (NOT $5 AND cur.paused_at IS NOT NULL AND cur.t - cur.paused_at > $10::interval)
                THEN 'open'
              ELSE 'continue'
            END AS mode
     FROM cur LEFT JOIN before b ON true
     WHERE cur.ended_at IS NULL AND cur.title_id = $3
 ), charge AS (
-    SELECT id, to_edu, mode,
+    SELECT id, t, to_edu, mode,
            CASE mode
              WHEN 'open' THEN extract(epoch FROM $9::interval)
              WHEN 'continue'
-               THEN round(greatest(0, extract(epoch FROM $4 + $9::interval - counted_until)), 3)
+               THEN round(greatest(0, extract(epoch FROM t + $9::interval - counted_until)), 3)
              ELSE 0
            END AS seconds,
            CASE mode
              WHEN 'off' THEN counted_until
              WHEN 'blocked' THEN NULL
-             WHEN 'open' THEN $4 + $9::interval
-             ELSE greatest(counted_until, $4 + $9::interval)
+             WHEN 'open' THEN t + $9::interval
+             ELSE greatest(counted_until, t + $9::interval)
            END AS counted_until,
-           CASE WHEN $5 THEN coalesce(paused_at, $4) END AS paused_at
+           CASE WHEN $5 THEN coalesce(paused_at, t) END AS paused_at
     FROM step
 ), upd AS (
     UPDATE viewing_sessions s
-    SET last_heartbeat_at = $4,
+    SET last_heartbeat_at = c.t,
         counted_until = c.counted_until,
         paused_at = c.paused_at,
         total_seconds = s.total_seconds + c.seconds,
@@ -95,27 +118,34 @@ WITH cur AS (
 SELECT cur.title_id, cur.ended_at, cur.is_educational, (SELECT count(*) FROM upd) AS updated,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM cur LEFT JOIN bal ON true
-"""
+""".format(t=session_instant("$4", "s"))
 
 # First beat: open a session, end every other open session of the profile (refunding its unpaid
 # window to the day and bucket that paid it), charge the first interval, all in one statement.
 # $1 new id, $2 profile, $3 account, $4 title, $5 now, $6 is_paused, $7 viewing day,
 # $8 limit seconds, $9 educational exempt, $10 interval, $11 device id, $12 device type,
-# $13 is a child profile.
+# $13 is a child profile (one stream: its other open sessions end; adults watch on any number of
+# devices), $14 stale gap. The new session starts no earlier than the last beat of those it ends.
 OPEN_SESSION = """
 WITH ok AS (
     SELECT t.is_educational
     FROM titles t
     WHERE t.id = $4 AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = $2 AND p.account_id = $3)
-), old AS (
-    SELECT s.id, s.last_charge_date, s.last_charge_educational,
-           round(greatest(0, coalesce(extract(epoch FROM s.counted_until - $5), 0)), 3) AS refund
+), prior AS (
+    SELECT s.id, s.last_charge_date, s.last_charge_educational, s.counted_until,
+           s.last_heartbeat_at
     FROM viewing_sessions s
-    WHERE s.profile_id = $2 AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+    WHERE $13 AND s.profile_id = $2 AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM ok)
     FOR UPDATE
+), clock AS (
+    SELECT greatest($5::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t
+), old AS (
+    SELECT p.id, p.last_charge_date, p.last_charge_educational, e.at, {refund} AS refund
+    FROM prior p CROSS JOIN clock
+    CROSS JOIN LATERAL (SELECT {end_at} AS at) e
 ), ended AS (
     UPDATE viewing_sessions s
-    SET ended_at = $5, counted_until = least(s.counted_until, $5),
+    SET ended_at = o.at, counted_until = least(s.counted_until, o.at),
         total_seconds = s.total_seconds - o.refund
     FROM old o
     WHERE s.id = o.id
@@ -136,14 +166,14 @@ WITH ok AS (
     INSERT INTO viewing_sessions
         (id, profile_id, title_id, device_id, device_type, is_educational, started_at,
          last_heartbeat_at, counted_until, paused_at, total_seconds, last_charge_date,
-         last_charge_educational)
-    SELECT $1, $2, $4, $11, $12, st.is_educational, $5, $5,
-           CASE WHEN st.blocked THEN NULL ELSE $5 + $10::interval END,
-           CASE WHEN $6 THEN $5 END,
+         last_charge_educational, stream_key)
+    SELECT $1, $2, $4, $11, $12, st.is_educational, clock.t, clock.t,
+           CASE WHEN st.blocked THEN NULL ELSE clock.t + $10::interval END,
+           CASE WHEN $6 THEN clock.t END,
            CASE WHEN st.blocked THEN 0 ELSE extract(epoch FROM $10::interval) END,
            CASE WHEN st.blocked THEN NULL ELSE $7::date END,
-           st.to_edu
-    FROM step st
+           st.to_edu, CASE WHEN $13 THEN '{child}'::uuid ELSE $1 END
+    FROM step st CROSS JOIN clock
     -- Reading `ended` first makes the old sessions end before this row meets the
     -- one-open-session-per-profile unique index.
     WHERE (SELECT count(*) FROM ended) >= 0
@@ -170,21 +200,25 @@ WITH ok AS (
 SELECT ins.id, st.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = $7
-"""
+""".format(refund=refund("p", "e.at"), end_at=end_instant("clock.t", "p", "$14"),
+           child=CHILD_STREAM)
 
-# End a session at $3 and refund the unused part of its paid window; scoped to account $2.
+# End a session at $3 (never before its last beat; at the end of its paid window when stale by
+# the gap $4) and refund the unused part of its paid window; scoped to account $2.
 END_SESSION = """
-WITH cur AS (
+WITH found AS (
     SELECT s.id, s.ended_at, s.total_seconds, s.profile_id, s.last_charge_date,
-           s.last_charge_educational,
-           round(greatest(0, coalesce(extract(epoch FROM s.counted_until - $3), 0)), 3) AS refund
+           s.last_charge_educational, s.counted_until, e.at
     FROM viewing_sessions s
     JOIN profiles p ON p.id = s.profile_id
+    CROSS JOIN LATERAL (SELECT {end_at} AS at) e
     WHERE s.id = $1 AND p.account_id = $2
     FOR UPDATE OF s
+), cur AS (
+    SELECT f.*, {refund} AS refund FROM found f
 ), ended AS (
     UPDATE viewing_sessions s
-    SET ended_at = $3, counted_until = least(s.counted_until, $3),
+    SET ended_at = c.at, counted_until = least(s.counted_until, c.at),
         total_seconds = s.total_seconds - c.refund
     FROM cur c
     WHERE s.id = c.id AND c.ended_at IS NULL
@@ -195,24 +229,26 @@ WITH cur AS (
     SET used_seconds = d.used_seconds - CASE WHEN e.last_charge_educational THEN 0 ELSE e.refund END,
         educational_seconds = d.educational_seconds
                               - CASE WHEN e.last_charge_educational THEN e.refund ELSE 0 END,
-        updated_at = $3
+        updated_at = e.ended_at
     FROM ended e
     WHERE d.profile_id = e.profile_id AND d.reset_date = e.last_charge_date AND e.refund > 0
 )
 SELECT c.id, coalesce(e.total_seconds, c.total_seconds) AS total_seconds,
        coalesce(e.ended_at, c.ended_at) AS ended_at
 FROM cur c LEFT JOIN ended e ON true
-"""
+""".format(end_at=end_instant(session_instant("$3", "s"), "s", "$4"), refund=refund("f", "f.at"))
 
 READ_BALANCE = """
 SELECT used_seconds, educational_seconds, granted_seconds, is_unlimited_override
 FROM daily_balances WHERE profile_id = $1 AND reset_date = $2
 """
 
-# A session silent for longer than the stale gap counts as ended at the end of its paid window.
+# A session silent for longer than the stale gap counts as ended at the end of its paid window
+# (not at its last beat: paused beats past the grace paid nothing), or at its last beat when
+# nothing was paid.
 SWEEP_STALE = """
 UPDATE viewing_sessions
-SET ended_at = coalesce(greatest(counted_until, last_heartbeat_at), last_heartbeat_at)
+SET ended_at = coalesce(counted_until, last_heartbeat_at)
 WHERE ended_at IS NULL AND last_heartbeat_at < $1
 """
 
@@ -273,7 +309,9 @@ class EndedSession:
 
 
 class HeartbeatRepository:
-    """Statements of the hot path. Each method is exactly one round trip."""
+    """Statements of the hot path. Each is exactly one round trip, run on a connection the
+    caller holds (`connected()`), so the caller reads the clock once it has one: time spent
+    waiting for the pool never puts a statement's instant behind a request that came later."""
 
     def __init__(self, pool: HotPool, *, interval: timedelta, pause_grace: timedelta,
                  stale_gap: timedelta) -> None:
@@ -282,16 +320,53 @@ class HeartbeatRepository:
         self._grace = pause_grace
         self._stale = stale_gap
 
+    def connected(self) -> _Connected:
+        return _Connected(self._pool.acquire(), self)
+
+    async def balance(self, *, profile_id: uuid.UUID, day: date) -> Balance:
+        async with self._pool.acquire() as conn:
+            return Balance.of(await conn.fetchrow(READ_BALANCE, profile_id, day))
+
+    async def sweep_stale(self, *, now: datetime) -> int:
+        async with self._pool.acquire() as conn:
+            status = await conn.execute(SWEEP_STALE, now - self._stale)
+        return int(status.split()[-1])
+
+
+class _Connected:
+    """`async with repository.connected() as beats`: a pooled connection and the statements."""
+
+    __slots__ = ("_acquire", "_repository")
+
+    def __init__(self, acquire: Any, repository: HeartbeatRepository) -> None:
+        self._acquire = acquire
+        self._repository = repository
+
+    async def __aenter__(self) -> HeartbeatStatements:
+        return HeartbeatStatements(await self._acquire.__aenter__(), self._repository)
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._acquire.__aexit__(*exc)
+
+
+class HeartbeatStatements:
+    __slots__ = ("_conn", "_interval", "_grace", "_stale")
+
+    def __init__(self, conn: asyncpg.Connection, repository: HeartbeatRepository) -> None:
+        self._conn = conn
+        self._interval = repository._interval
+        self._grace = repository._grace
+        self._stale = repository._stale
+
     async def continue_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                                title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
                                limit_seconds: int | None, educational_exempt: bool,
                                is_kids: bool) -> BeatOutcome:
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                CONTINUE_SESSION, session_id, profile_id, title_id, now, is_paused, day,
-                limit_seconds, educational_exempt, self._interval, self._grace, self._stale,
-                is_kids,
-            )
+        row = await self._conn.fetchrow(
+            CONTINUE_SESSION, session_id, profile_id, title_id, now, is_paused, day,
+            limit_seconds, educational_exempt, self._interval, self._grace, self._stale,
+            is_kids,
+        )
         if row is None:
             return BeatOutcome(found=False)
         if row["updated"] == 0:
@@ -305,19 +380,18 @@ class HeartbeatRepository:
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
                            is_kids: bool, serialized: bool = False) -> BeatOutcome:
-        """Raises asyncpg.UniqueViolationError when a concurrent first beat of the same profile
-        won the race for the one open session. The caller then retries `serialized`: under a
-        per-profile advisory lock, so racing devices take turns and each retry's fresh snapshot
-        sees (and ends) the session that won."""
+        """Raises asyncpg.UniqueViolationError when a concurrent first beat of the same child
+        profile won the race for its one open session. The caller then retries `serialized`:
+        under a per-profile advisory lock, so racing devices take turns and each retry's fresh
+        snapshot sees (and ends) the session that won."""
         args = (session_id, profile_id, account_id, title_id, now, is_paused, day, limit_seconds,
-                educational_exempt, self._interval, device_id, device_type, is_kids)
-        async with self._pool.acquire() as conn:
-            if serialized:
-                async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(profile_id))
-                    row = await conn.fetchrow(OPEN_SESSION, *args)
-            else:
-                row = await conn.fetchrow(OPEN_SESSION, *args)
+                educational_exempt, self._interval, device_id, device_type, is_kids, self._stale)
+        if serialized:
+            async with self._conn.transaction():
+                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(profile_id))
+                row = await self._conn.fetchrow(OPEN_SESSION, *args)
+        else:
+            row = await self._conn.fetchrow(OPEN_SESSION, *args)
         if row is None:
             return BeatOutcome(found=False)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
@@ -325,17 +399,7 @@ class HeartbeatRepository:
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
                           now: datetime) -> EndedSession | None:
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(END_SESSION, session_id, account_id, now)
+        row = await self._conn.fetchrow(END_SESSION, session_id, account_id, now, self._stale)
         if row is None:
             return None
         return EndedSession(row["id"], row["total_seconds"], row["ended_at"])
-
-    async def balance(self, *, profile_id: uuid.UUID, day: date) -> Balance:
-        async with self._pool.acquire() as conn:
-            return Balance.of(await conn.fetchrow(READ_BALANCE, profile_id, day))
-
-    async def sweep_stale(self, *, now: datetime) -> int:
-        async with self._pool.acquire() as conn:
-            status = await conn.execute(SWEEP_STALE, now - self._stale)
-        return int(status.split()[-1])

@@ -12,7 +12,7 @@ import time
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import asyncpg
 
@@ -105,22 +105,18 @@ class ViewingTimeService:
         facts, loaded = await self._configs.lookup_owned(beat.profile_id, account_id)
         if facts is None:
             raise ProfileNotFound()
-        now = self._clock.now()
-        today = self._today(facts, now)
-        limit_minutes = today.limit_minutes if today else None
-        exempt = facts.limits.educational_exempt if facts.limits else False
-        common = dict(profile_id=beat.profile_id, title_id=beat.title_id, now=now,
-                      is_paused=beat.is_paused, day=today.day if today else now.date(),
-                      limit_seconds=None if limit_minutes is None else limit_minutes * 60,
-                      educational_exempt=exempt, is_kids=facts.is_kids)
         statements = 1 + loaded
         if beat.session_id is None:
             session_id = uuid.uuid4()
             for attempt in range(OPEN_RETRIES):
                 try:
-                    outcome = await self._heartbeats.open_session(
-                        session_id=session_id, account_id=account_id, device_id=beat.device_id,
-                        device_type=beat.device_type.value, serialized=attempt > 0, **common)
+                    async with self._heartbeats.connected() as db:
+                        now = self._clock.now()  # each attempt acts at its own instant
+                        limit_minutes, common = self._beat_args(facts, beat, now)
+                        outcome = await db.open_session(
+                            session_id=session_id, account_id=account_id,
+                            device_id=beat.device_id, device_type=beat.device_type.value,
+                            serialized=attempt > 0, **common)
                     break
                 except asyncpg.UniqueViolationError:
                     if attempt == OPEN_RETRIES - 1:
@@ -130,9 +126,24 @@ class ViewingTimeService:
                 raise TitleNotFound()
         else:
             session_id = beat.session_id
-            outcome = await self._heartbeats.continue_session(session_id=session_id, **common)
+            async with self._heartbeats.connected() as db:
+                now = self._clock.now()
+                limit_minutes, common = self._beat_args(facts, beat, now)
+                outcome = await db.continue_session(session_id=session_id, **common)
             self._raise_for(outcome)
         return self._respond(session_id, facts, limit_minutes, outcome), statements
+
+    def _beat_args(self, facts: ProfileFacts, beat: HeartbeatRequest,
+                   now: datetime) -> tuple[int | None, dict[str, Any]]:
+        """The viewing day and limit at `now`, and the statement's arguments."""
+        today = self._today(facts, now)
+        limit_minutes = today.limit_minutes if today else None
+        exempt = facts.limits.educational_exempt if facts.limits else False
+        return limit_minutes, dict(
+            profile_id=beat.profile_id, title_id=beat.title_id, now=now,
+            is_paused=beat.is_paused, day=today.day if today else now.date(),
+            limit_seconds=None if limit_minutes is None else limit_minutes * 60,
+            educational_exempt=exempt, is_kids=facts.is_kids)
 
     def _fail_closed(self, check: str, exc: Exception) -> NoReturn:
         """Never `allowed` when the check did not happen: a blocked answer, counted and logged."""
@@ -167,8 +178,9 @@ class ViewingTimeService:
                                  is_educational=outcome.is_educational)
 
     async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID) -> SessionEndOut:
-        ended = await self._heartbeats.end_session(session_id=session_id, account_id=account_id,
-                                                   now=self._clock.now())
+        async with self._heartbeats.connected() as db:
+            ended = await db.end_session(session_id=session_id, account_id=account_id,
+                                         now=self._clock.now())
         if ended is None:
             raise SessionNotFound()
         return SessionEndOut(session_id=ended.session_id, total_seconds=float(ended.total_seconds),
