@@ -6,8 +6,11 @@ the total rate R). Beats are scheduled (open loop), so a slow server shows up as
 schedule lag, not as a politely lower request rate. `--max` instead sends back to back on every
 connection (closed loop, like wrk) to find the most one server answers.
 
-Missing child profiles are created in the account (named loadtest-N); a profile whose session
-ends (409/404) opens a new one on its next beat, as a player would.
+Viewers only ever use child profiles named loadtest-N: without credentials it signs up an
+account of its own; given an account (`--token`, `--email`) it creates the loadtest-N profiles it
+lacks there and never spends a real child's time. `--cleanup` deletes those profiles (and with
+them their sessions and balances) at the end. A profile whose session ends (409/404) opens a new
+one on its next beat, as a player would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import asyncio
 import getpass
 import math
 import os
+import re
+import secrets
 import sys
 import time
 from array import array
@@ -28,6 +33,7 @@ import orjson
 from app.rawhttp import Connection, HttpError, Target
 
 API = "/api/v1"
+PROFILE_NAME = re.compile(r"loadtest-(\d+)")
 
 
 class LoadTestError(Exception):
@@ -37,7 +43,8 @@ class LoadTestError(Exception):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", required=True, help="base URL of the service, e.g. http://host:8000")
     p.add_argument("--token", default=os.environ.get("LOADTEST_TOKEN"),
-                   help="bearer token of a parent account (or LOADTEST_TOKEN)")
+                   help="bearer token of a parent account (or LOADTEST_TOKEN); without it or "
+                        "--email, a new account of its own is signed up")
     p.add_argument("--email", help="parent account to sign in as (instead of --token)")
     p.add_argument("--password", default=os.environ.get("LOADTEST_PASSWORD"),
                    help="its password (or LOADTEST_PASSWORD, or a prompt)")
@@ -52,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=_positive_float, default=60.0, help="seconds (default 60)")
     p.add_argument("--connections", type=_positive_int, default=64,
                    help="concurrent connections (default 64)")
+    p.add_argument("--cleanup", action="store_true",
+                   help="delete the loadtest-N profiles (and their viewing data) at the end")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
 
@@ -116,41 +125,68 @@ class LoadTest:
             return status, raw[:200]
 
     async def setup(self) -> list[Viewer]:
+        await self.sign_in()
+        a = self.args
+        status, body = await self.call("GET", f"{API}/titles/{a.title}")
+        if status != 200:
+            raise LoadTestError(f"title {a.title}: {status} {body}")
+        return await self.own_profiles()
+
+    async def sign_in(self) -> None:
         a = self.args
         if a.token:
             self.token = a.token
-        elif a.email:
+            return
+        if a.email:
             password = a.password or (getpass.getpass(f"Password for {a.email}: ")
                                       if sys.stdin.isatty() else None)
             if not password:
                 raise LoadTestError("--password (or LOADTEST_PASSWORD) is required with --email")
-            status, body = await self.call("POST", f"{API}/auth/login",
-                                           {"email": a.email, "password": password}, token="")
-            if status != 200:
-                raise LoadTestError(f"login failed: {status} {body}")
-            self.token = body["access_token"]  # type: ignore[index]
+            email = a.email
         else:
-            raise LoadTestError("give --token or --email/--password")
-        status, body = await self.call("GET", f"{API}/titles/{a.title}")
-        if status != 200:
-            raise LoadTestError(f"title {a.title}: {status} {body}")
+            email, password = f"loadtest-{secrets.token_hex(6)}@example.com", secrets.token_hex(16)
+            status, body = await self.call("POST", f"{API}/auth/register",
+                                           {"email": email, "password": password}, token="")
+            if status != 201:
+                raise LoadTestError(f"signing up {email}: {status} {body}")
+            self.say(f"signed up {email} (password {password})")
+        status, body = await self.call("POST", f"{API}/auth/login",
+                                       {"email": email, "password": password}, token="")
+        if status != 200 or not isinstance(body, dict):
+            raise LoadTestError(f"login failed: {status} {body}")
+        self.token = body["access_token"]
+
+    async def own_profiles(self) -> list[Viewer]:
+        """The account's loadtest-N child profiles, creating the missing ones; no other profile
+        is touched, so a real child's day is never spent."""
+        wanted = self.args.profiles
         status, body = await self.call("GET", f"{API}/profiles")
-        if status != 200:
+        if status != 200 or not isinstance(body, list):
             raise LoadTestError(f"listing profiles: {status} {body}")
-        kids = [p["id"] for p in body if p["is_kids"]]  # type: ignore[union-attr]
-        missing = a.profiles - len(kids)
-        if missing > 0:
-            if not a.json:
-                print(f"creating {missing} child profiles (loadtest-N) …", flush=True)
+        ours = {int(m[1]): p["id"] for p in body
+                if p["is_kids"] and (m := PROFILE_NAME.fullmatch(p["name"]))}
+        missing = [n for n in range(wanted) if n not in ours]
+        if missing:
+            self.say(f"creating {len(missing)} child profiles (loadtest-N) …")
             created = await asyncio.gather(*[self.call(
                 "POST", f"{API}/profiles",
-                {"name": f"loadtest-{len(kids) + i}", "is_kids": True, "timezone": "UTC"})
-                for i in range(missing)])
-            for status, body in created:
-                if status != 201:
+                {"name": f"loadtest-{n}", "is_kids": True, "timezone": "UTC"}) for n in missing])
+            for n, (status, body) in zip(missing, created):
+                if status != 201 or not isinstance(body, dict):
                     raise LoadTestError(f"creating a profile: {status} {body}")
-                kids.append(body["id"])  # type: ignore[index]
-        return [Viewer(p, f"loadtest-{i}") for i, p in enumerate(kids[:a.profiles])]
+                ours[n] = body["id"]
+        return [Viewer(ours[n], f"loadtest-{n}") for n in range(wanted)]
+
+    async def cleanup(self, viewers: list[Viewer]) -> None:
+        deleted = await asyncio.gather(*[self.call("DELETE", f"{API}/profiles/{v.profile_id}")
+                                         for v in viewers])
+        failed = [status for status, _ in deleted if status != 204]
+        self.say(f"cleanup: deleted {len(viewers) - len(failed)} loadtest profiles"
+                 + (f", {len(failed)} failed ({sorted(set(failed))})" if failed else ""))
+
+    def say(self, line: str) -> None:
+        if not self.args.json:
+            print(line, flush=True)
 
     def encode_beat(self, viewer: Viewer) -> bytes:
         if viewer.session_id is None:
@@ -209,20 +245,29 @@ class LoadTest:
     async def run(self) -> None:
         a = self.args
         viewers = await self.setup()
+        try:
+            await self.drive(viewers)
+        finally:
+            if a.cleanup:
+                await self.cleanup(viewers)
+
+    async def drive(self, viewers: list[Viewer]) -> None:
+        a = self.args
         start = time.perf_counter()
         end = start + a.duration
         if a.max:
-            mode = f"closed loop, {a.connections} connections"
-            tasks = [self.closed(viewers[k::a.connections], end) for k in range(a.connections)]
+            # A viewer has one beat in flight at a time (a player waits for its answer), so more
+            # connections than viewers would only sit idle.
+            workers = min(a.connections, len(viewers))
+            mode = f"closed loop, {workers} connections"
+            tasks = [self.closed(viewers[k::workers], end) for k in range(workers)]
         else:
             period = len(viewers) / a.rate if a.rate else a.interval
             mode = (f"a heartbeat every {period:g} s each ({len(viewers) / period:,.1f}/s), "
                     f"{a.connections} connections")
             tasks = [self.scheduled(v, start + i * period / len(viewers), period, end)
                      for i, v in enumerate(viewers)]
-        if not a.json:
-            print(f"loadtest: {len(viewers):,} viewers, {mode}, {a.duration:g} s -> {a.url}",
-                  flush=True)
+        self.say(f"loadtest: {len(viewers):,} viewers, {mode}, {a.duration:g} s -> {a.url}")
         await asyncio.gather(*tasks)
         seconds = time.perf_counter() - start
         if a.json:

@@ -309,8 +309,9 @@ class Bench:
         Closed loop (wrk) shows the throughput cost; the p99 target is judged at a steady open-
         loop rate (`loadtest`, half the closed-loop rate), where p99 is not queueing noise.
         """
+        # Named as loadtest's own profiles, so the steady-rate runs use these seeded children.
         token, kids = await seed.seed_family(self.conn, children=512, secret=SECRET,
-                                             prefix="pin-load")
+                                             prefix="pin-load", name="loadtest-{}")
         server = self.service()
         try:
             if _post(server.url + f"{PC}/pin", self.viewers[0].token, {"new_pin": "1234"}) \

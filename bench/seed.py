@@ -55,12 +55,12 @@ async def seed_accounts(conn: asyncpg.Connection, count: int, *, prefix: str,
 
 
 async def seed_children(conn: asyncpg.Connection, accounts: list[uuid.UUID],
-                        per_account: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+                        per_account: int, name: str = "Kid {}") -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(account, profile) pairs; each child gets a viewing-time config with limits."""
     now = datetime.now(UTC)
     pairs = [(a, uuid.uuid4()) for a in accounts for _ in range(per_account)]
     await conn.copy_records_to_table(
-        "profiles", records=[(p, a, f"Kid {i}", True, now) for i, (a, p) in enumerate(pairs)],
+        "profiles", records=[(p, a, name.format(i), True, now) for i, (a, p) in enumerate(pairs)],
         columns=["id", "account_id", "name", "is_kids", "created_at"])
     await conn.copy_records_to_table(
         "viewing_time_configs",
@@ -106,10 +106,10 @@ def write_wrk_data(viewers: list[Viewer], path: Path) -> Path:
 
 
 async def seed_family(conn: asyncpg.Connection, *, children: int, secret: str,
-                      prefix: str = "family") -> tuple[str, list[uuid.UUID]]:
+                      prefix: str = "family", name: str = "Kid {}") -> tuple[str, list[uuid.UUID]]:
     """One account with `children` child profiles: (token, profile ids)."""
     (account,) = await seed_accounts(conn, 1, prefix=prefix)
-    kids = [p for _, p in await seed_children(conn, [account], children)]
+    kids = [p for _, p in await seed_children(conn, [account], children, name)]
     return mint_token(account, secret=secret), kids
 
 

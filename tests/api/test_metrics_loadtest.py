@@ -62,6 +62,48 @@ async def test_closed_loop_signs_in_and_reports_viewers_per_interval(served, par
     assert "watching children" in out
 
 
+async def test_closed_loop_uses_no_more_connections_than_viewers(served, parent, titles, capsys):
+    # Regression: idle workers busy-looped, so 2 viewers on 16 connections managed ~2 req/s and
+    # the sizing line claimed a tiny capacity.
+    token = parent.headers["Authorization"].split()[1]
+    args = loadtest_args(served, "--token", token, "--title", titles.cartoon, "--profiles", "2",
+                         "--max", "--duration", "0.5", "--connections", "16")
+    await LoadTest(args).run()
+    out = capsys.readouterr().out
+    assert "2 viewers, closed loop, 2 connections" in out and "errors: 0" in out
+    assert int(out.split("answered ")[1].split()[0]) >= 10
+
+
+async def test_never_spends_a_real_childs_time(served, parent, titles, capsys):
+    mia = await parent.child("Mia")
+    token = parent.headers["Authorization"].split()[1]
+    args = loadtest_args(served, "--token", token, "--title", titles.cartoon, "--profiles", "2",
+                         "--rate", "20", "--duration", "0.5", "--connections", "2")
+    await LoadTest(args).run()
+    assert "creating 2 child profiles" in capsys.readouterr().out
+    assert (await parent.balance(mia))["used_minutes"] == 0
+    profiles = (await parent.client.get("/api/v1/profiles", headers=parent.headers)).json()
+    assert sorted(p["name"] for p in profiles) == ["Mia", "loadtest-0", "loadtest-1"]
+    # A second run reuses its own profiles rather than creating more.
+    await LoadTest(args).run()
+    assert "creating" not in capsys.readouterr().out
+
+
+async def test_without_credentials_it_signs_up_its_own_account_and_cleans_up(
+        served, parent, titles, capsys):
+    args = loadtest_args(served, "--title", titles.cartoon, "--profiles", "2", "--rate", "20",
+                         "--duration", "0.5", "--connections", "2", "--cleanup")
+    test = LoadTest(args)
+    await test.run()
+    out = capsys.readouterr().out
+    assert "signed up loadtest-" in out and "errors: 0" in out
+    assert "cleanup: deleted 2 loadtest profiles" in out
+    mine = await test.call("GET", "/api/v1/profiles")
+    assert mine == (200, [])
+    theirs = (await parent.client.get("/api/v1/profiles", headers=parent.headers)).json()
+    assert theirs == []
+
+
 async def test_setup_problems_are_one_line(served, parent):
     token = parent.headers["Authorization"].split()[1]
     with pytest.raises(LoadTestError, match="title .*: 404"):
