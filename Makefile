@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench bench-memory clean
+.PHONY: run test test-slow lint bench bench-memory clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ test: $(STAMP)  ## the whole suite on a fresh database (DATABASE_URL's server, e
 
 test-slow: $(STAMP)  ## long scenarios (concurrency at scale, database restarts)
 	$(PY) -m pytest -q -m slow
+
+$(VENV)/.lint-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+lint: $(VENV)/.lint-installed  ## ruff (style, imports, bug patterns) and mypy (types) on app/ and containers.py
+	$(VENV)/bin/ruff check app containers.py
+	$(VENV)/bin/mypy
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

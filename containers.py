@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
-
-from dependency_injector import containers, providers
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.auth import BearerBackend
 from app.database import asyncpg_dsn, init_engine, init_hot_pool
@@ -39,9 +37,12 @@ from app.services.tokens import TokenService
 from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
 from app.settings import Settings, load_settings
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 
-async def init_config_listener(settings: Settings, configs: ConfigProvider):  # type: ignore[no-untyped-def]
+async def init_config_listener(settings: Settings,
+                               configs: ConfigProvider) -> AsyncIterator[ConfigChangeListener]:
     """Cross-replica cache invalidation: LISTEN for config changes for the app's lifetime."""
     # LISTEN holds a session, so behind a transaction-mode pooler it connects around it.
     listen_url = settings.database_listen_url or settings.database_url or ""
@@ -144,3 +145,17 @@ class Container(containers.DeclarativeContainer):
     # Observability: /metrics samples the cache, the hasher and both pools at scrape time.
     prometheus = providers.Resource(init_exporter, metrics=metrics, cache=config_provider,
                                     hasher=hasher, hot_pool=hot_pool, engine=engine)
+
+
+# dependency-injector types these as "an awaitable, or None when no resource is async"; ours are
+# async (pools, listener), so there is always something to await.
+async def open_resources(container: Container) -> None:
+    opening = container.init_resources()
+    if opening is not None:
+        await opening
+
+
+async def close_resources(container: Container) -> None:
+    closing = container.shutdown_resources()
+    if closing is not None:
+        await closing

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from app.settings import Settings, SettingsError, load_settings
 
@@ -33,16 +33,16 @@ def _settings(*, demo: bool) -> Settings:
 
 
 def _with_container(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    from containers import Container
+    from containers import Container, close_resources, open_resources
 
     async def run() -> Any:
         container = Container()
         container.settings.override(settings)
-        await container.init_resources()
+        await open_resources(container)
         try:
             return await work(container)
         finally:
-            await container.shutdown_resources()
+            await close_resources(container)
 
     return asyncio.run(run())
 
@@ -103,10 +103,12 @@ Demo account: {seeded['email']} / {seeded['password']}
 Profiles: {', '.join(f'{p.name} ({p.id})' for p in seeded['profiles'])}
 Try it:
   TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\
-    -d '{{"email": "{seeded['email']}", "password": "{seeded['password']}"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    -d '{{"email": "{seeded['email']}", "password": "{seeded['password']}"}}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -X POST {base}/viewing-time/heartbeat -H "Authorization: Bearer $TOKEN" \\
     -H 'Content-Type: application/json' \\
-    -d '{{"profile_id": "{kids[0].id}", "title_id": "{title}", "device_id": "tv-1", "device_type": "tv"}}'
+    -d '{{"profile_id": "{kids[0].id}", "title_id": "{title}", \
+          "device_id": "tv-1", "device_type": "tv"}}'
 """, flush=True)
 
 
@@ -196,7 +198,7 @@ def _positive(value: str) -> int:
 class OneLineErrors(argparse.ArgumentParser):
     """A bad argument is one line on stderr (and --help still shows the usage)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -214,11 +216,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply migrations up to head on DATABASE_URL",
                    description="Apply Alembic migrations up to head.").set_defaults(fn=cmd_migrate)
     admin = sub.add_parser("create-admin", help="create or promote an admin account",
-                           description="Password from ADMIN_PASSWORD or a prompt, never an argument.")
+                           description="Password from ADMIN_PASSWORD or a prompt, "
+                                       "never an argument.")
     admin.add_argument("email")
     admin.set_defaults(fn=cmd_create_admin)
     sub.add_parser("seed-demo", help="load the demo data set (idempotent)",
-                   description="Load the demo data set (idempotent).").set_defaults(fn=cmd_seed_demo)
+                   description="Load the demo data set (idempotent).",
+                   ).set_defaults(fn=cmd_seed_demo)
     sub.add_parser("sweep", help="close stale sessions, purge history past RETENTION_DAYS",
                    description="Close sessions idle longer than the stale gap; delete viewing "
                                "history older than RETENTION_DAYS (default 400; 0 keeps all)."

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,7 +16,7 @@ from app.errors import DatabaseUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-Prepare = Callable[[asyncpg.Connection], Awaitable[None]]
+Prepare = Callable[[asyncpg.Connection], Coroutine[Any, Any, None]]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,7 +81,7 @@ class _Acquired:
     def __init__(self, inner: asyncpg.pool.PoolAcquireContext) -> None:
         self._inner = inner
 
-    async def __aenter__(self) -> asyncpg.Connection:
+    async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy[asyncpg.Record]:
         try:
             return await self._inner.__aenter__()
         except CONNECTION_ERRORS as exc:
@@ -107,7 +108,7 @@ class HotPool:
     async def start(self) -> None:
         try:
             await self._open()
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("database unreachable at start-up, retrying: %s", exc)
             self._task = asyncio.create_task(self._retry())
 
@@ -130,7 +131,7 @@ class HotPool:
             await asyncio.sleep(self._settings.db_retry_interval_seconds)
             try:
                 await self._open()
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 log.debug("database still unreachable: %s", exc)
 
     def acquire(self) -> _Acquired:

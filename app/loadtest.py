@@ -26,6 +26,7 @@ import sys
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -171,7 +172,7 @@ class LoadTest:
             created = await asyncio.gather(*[self.call(
                 "POST", f"{API}/profiles",
                 {"name": f"loadtest-{n}", "is_kids": True, "timezone": "UTC"}) for n in missing])
-            for n, (status, body) in zip(missing, created):
+            for n, (status, body) in zip(missing, created, strict=True):
                 if status != 201 or not isinstance(body, dict):
                     raise LoadTestError(f"creating a profile: {status} {body}")
                 ours[n] = body["id"]
@@ -313,14 +314,14 @@ class LoadTest:
 
 def run(args: argparse.Namespace) -> None:
     try:
-        runner_args: dict[str, object] = {}
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
         try:
             import uvloop
 
-            runner_args["loop_factory"] = uvloop.new_event_loop
+            loop_factory = uvloop.new_event_loop
         except ImportError:
             pass
-        with asyncio.Runner(**runner_args) as runner:  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(LoadTest(args).run())
     except ValueError as exc:
         raise LoadTestError(str(exc)) from None

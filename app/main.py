@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 
+from containers import Container, close_resources, open_resources
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -20,7 +21,6 @@ from app.middleware import BodySizeLimit, SecurityHeaders
 from app.observability import RequestObserver
 from app.openapi import build_openapi
 from app.routes import ENDPOINTS, TITLES_UPSERT_PATH, routes
-from containers import Container
 
 log = logging.getLogger(__name__)
 BULK_BODY_BYTES = 2 * 1024 * 1024  # 10,000 titles of up to ~200 bytes each
@@ -38,12 +38,12 @@ async def _sweep_periodically(container: Container) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            closed = await (await container.viewing_time()).sweep()
+            closed = await (await container.viewing_time.async_()).sweep()
             if closed:
                 log.info("stale sessions closed", extra={"closed": closed})
             # Retention (RETENTION_DAYS) once a day per replica: the purge scans whole tables.
             if purged_at is None or time.monotonic() - purged_at >= PURGE_EVERY_SECONDS:
-                purged = await (await container.retention()).purge()
+                purged = await (await container.retention.async_()).purge()
                 purged_at = time.monotonic()
                 if purged is not None and (purged.sessions or purged.balances or purged.grants):
                     log.info("history_purged", extra=asdict(purged))
@@ -59,7 +59,7 @@ def create_app(container: Container | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.jwt_secret is None:
             log.warning(DEVELOPMENT_KEY_WARNING)
-        await container.init_resources()
+        await open_resources(container)
         sweeper = asyncio.create_task(_sweep_periodically(container))
         try:
             yield
@@ -67,7 +67,7 @@ def create_app(container: Container | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            await container.shutdown_resources()
+            await close_resources(container)
 
     middleware = [
         # Outermost, so every response has them, the observer's 500 included.

@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 # Named constraints so migrations can drop and alter them by name.
 SQLModel.metadata = MetaData(
@@ -105,8 +105,10 @@ class ViewingTimeConfig(SQLModel, table=True):
     profile_id: uuid.UUID = Field(
         sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), primary_key=True)
     )
-    weekday_limit_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    weekend_limit_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    weekday_limit_minutes: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True))
+    weekend_limit_minutes: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True))
     reset_hour: int = Field(sa_column=Column(Integer, nullable=False))
     educational_exempt: bool = Field(sa_column=Column(Boolean, nullable=False))
     timezone: str = Field(sa_column=Column(String(64), nullable=False))
@@ -220,6 +222,6 @@ class TimeGrant(SQLModel, table=True):
 # Created CONCURRENTLY by its own migration (it is the history range index on a big table).
 SESSIONS_STARTED_INDEX = Index(
     "ix_viewing_sessions_profile_id_started_at",
-    ViewingSession.__table__.c.profile_id,
-    ViewingSession.__table__.c.started_at.desc(),
+    col(ViewingSession.profile_id),
+    col(ViewingSession.started_at).desc(),
 )

@@ -93,12 +93,12 @@ class RequestObserver:
         if access_log.isEnabledFor(logging.INFO):
             duration_ms = round(seconds * 1000, 3)
             sink = direct_sink(access_log, logging.INFO)
-            if sink is None:  # filters or other handlers (tests, custom config): the full path
+            if sink is None or not isinstance(sink.formatter, JsonFormatter):
+                # filters or other handlers (tests, custom config): the full path
                 access_log.handle(AccessRecord(scope["method"], template, scope["path"],
                                                status, duration_ms))
                 return
-            formatter: JsonFormatter = sink.formatter  # type: ignore[assignment]
-            sink.write_line(formatter.encode_line(
+            sink.write_line(sink.formatter.encode_line(
                 time.time(), "INFO", ACCESS_LOGGER, "request",
                 {"method": scope["method"], "route": template, "path": scope["path"],
                  "status": status, "duration_ms": duration_ms}))
@@ -113,16 +113,19 @@ class AccessRecord(logging.LogRecord):
     `record.__dict__`) see an ordinary record.
     """
 
-    _CONSTANT = {k: v for k, v in vars(logging.LogRecord(
-        access_log.name, logging.INFO, __file__, 0, "request", (), None, "_observe")).items()
-        if k not in ("created", "msecs", "relativeCreated")}
+    _TEMPLATE = logging.LogRecord(
+        access_log.name, logging.INFO, __file__, 0, "request", (), None, "_observe")
+    _CONSTANT = {k: v for k, v in vars(_TEMPLATE).items()
+                 if k not in ("created", "msecs", "relativeCreated")}
+    # When logging was loaded (logging keeps it private; a record holds it in public fields).
+    _LOGGING_STARTED = _TEMPLATE.created - _TEMPLATE.relativeCreated / 1000
 
     def __init__(self, method: str, route: str, path: str, status: int,
                  duration_ms: float) -> None:
         self.__dict__.update(self._CONSTANT)
         self.created = created = time.time()
         self.msecs = (created - int(created)) * 1000
-        self.relativeCreated = (created - logging._startTime) * 1000
+        self.relativeCreated = (created - self._LOGGING_STARTED) * 1000
         self.method = method
         self.route = route
         self.path = path

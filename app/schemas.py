@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import Enum
-from typing import Annotated, ClassVar
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
 
 class Strict(BaseModel):
@@ -130,14 +131,14 @@ class UpsertedOut(Out):
 
 # --- viewing time -----------------------------------------------------------------------------
 
-class DeviceType(str, Enum):
+class DeviceType(StrEnum):
     tv = "tv"
     mobile = "mobile"
     tablet = "tablet"
     web = "web"
 
 
-class Enforcement(str, Enum):
+class Enforcement(StrEnum):
     allowed = "allowed"
     warning_15 = "warning_15"
     warning_5 = "warning_5"
@@ -296,14 +297,24 @@ class ViewingTimeConfigUpdate(Strict):
 
     weekday_limit_minutes: LimitMinutes | None = None
     weekend_limit_minutes: LimitMinutes | None = None
-    reset_hour: ResetHour = None  # type: ignore[assignment]  # absent is allowed, null is not
-    educational_exempt: bool = None  # type: ignore[assignment]
-    timezone: TimeZoneName = None  # type: ignore[assignment]
+    # Absent is allowed (None here, and not in `model_fields_set`), null is not: the document
+    # shows no null for them.
+    reset_hour: Annotated[ResetHour | None, WithJsonSchema({"type": "integer"})] = None
+    educational_exempt: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = None
+    timezone: Annotated[TimeZoneName | None,
+                        WithJsonSchema({"type": "string", "maxLength": 64})] = None
     pin_token: PinToken | None = None
 
     SENSITIVE: ClassVar[frozenset[str]] = frozenset({"reset_hour", "educational_exempt"})
 
-    def changes(self) -> dict[str, object]:
+    @field_validator("reset_hour", "educational_exempt", "timezone", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null (leave the field out to keep it)")
+        return value
+
+    def changes(self) -> dict[str, Any]:
         """The config fields the body sets (pin_token is a credential, not a change)."""
         return {name: getattr(self, name) for name in self.model_fields_set if name != "pin_token"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _secret_is_strong(self) -> "Settings":
+    def _secret_is_strong(self) -> Settings:
         if self.jwt_secret is None:
             if not self.demo_mode:
                 raise ValueError("JWT_SECRET is required outside the embedded demo")
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _stale_gap_covers_a_beat(self) -> "Settings":
+    def _stale_gap_covers_a_beat(self) -> Settings:
         # Below one interval, a session on time would count as stale at every beat and each
         # beat would open a new window overlapping the one it already paid for.
         if self.stale_gap_seconds < self.heartbeat_interval_seconds:
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the environment; raise SettingsError with one readable line on a bad value."""
     try:
         return Settings(**overrides)

@@ -19,7 +19,8 @@ async def register(request: Request,
 
 
 @inject
-async def login(request: Request, accounts: AccountService = Provide["account_service"]) -> Response:
+async def login(request: Request,
+                accounts: AccountService = Provide["account_service"]) -> Response:
     body = await parse_body(request, LoginRequest)
     return json_response(await accounts.login(email=body.email, password=body.password,
                                               client_address=client_address(request)))

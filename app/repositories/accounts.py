@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.errors import EmailTaken
 from app.models import Account, Profile
@@ -35,7 +36,7 @@ class AccountRepository:
 
     async def get_by_email(self, email: str) -> Account | None:
         async with self._sessions() as session:
-            result = await session.execute(select(Account).where(Account.email == email))
+            result = await session.execute(select(Account).where(col(Account.email) == email))
             return result.scalar_one_or_none()
 
     async def set_admin(self, account_id: uuid.UUID, *, password_hash: str | None) -> None:
@@ -43,9 +44,12 @@ class AccountRepository:
         if password_hash is not None:
             values["password_hash"] = password_hash
         async with self._sessions.begin() as session:
-            await session.execute(update(Account).where(Account.id == account_id).values(**values))
+            await session.execute(
+                update(Account).where(col(Account.id) == account_id).values(**values))
 
     async def owns_profile(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
         async with self._sessions() as session:
-            query = select(exists().where(Profile.id == profile_id, Profile.account_id == account_id))
+            query = select(
+                exists().where(col(Profile.id) == profile_id,
+                               col(Profile.account_id) == account_id))
             return bool(await session.scalar(query))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.models import TimeGrant
 
@@ -62,6 +63,6 @@ class GrantRepository:
     async def list_for(self, profile_id: uuid.UUID, *, limit: int) -> list[TimeGrant]:
         async with self._sessions() as session:
             result = await session.execute(
-                select(TimeGrant).where(TimeGrant.profile_id == profile_id)
-                .order_by(TimeGrant.granted_at.desc(), TimeGrant.id.desc()).limit(limit))
+                select(TimeGrant).where(col(TimeGrant.profile_id) == profile_id)
+                .order_by(col(TimeGrant.granted_at).desc(), col(TimeGrant.id).desc()).limit(limit))
             return list(result.scalars())

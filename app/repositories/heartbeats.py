@@ -23,6 +23,7 @@ from app.database import HotPool
 from app.models import CHILD_STREAM
 from app.repositories.profile_facts import LOAD_FACTS
 
+
 # A session's clock only moves forward: a statement's instant is never earlier than the last
 # heartbeat it already recorded (a delayed duplicate, or a request that read the clock and then
 # waited behind a later one, acts at the session's latest instant).
@@ -68,7 +69,8 @@ WITH cur AS (
                THEN 'blocked'
              WHEN cur.counted_until IS NULL
                   OR cur.t - cur.last_heartbeat_at > $11::interval
-                  OR (NOT $5 AND cur.paused_at IS NOT NULL AND cur.t - cur.paused_at > $10::interval)
+                  OR (NOT $5 AND cur.paused_at IS NOT NULL
+                      AND cur.t - cur.paused_at > $10::interval)
                THEN 'open'
              ELSE 'continue'
            END AS mode
@@ -226,7 +228,8 @@ WITH found AS (
               c.last_charge_educational, c.refund
 ), refunded AS (
     UPDATE daily_balances d
-    SET used_seconds = d.used_seconds - CASE WHEN e.last_charge_educational THEN 0 ELSE e.refund END,
+    SET used_seconds = d.used_seconds
+                       - CASE WHEN e.last_charge_educational THEN 0 ELSE e.refund END,
         educational_seconds = d.educational_seconds
                               - CASE WHEN e.last_charge_educational THEN e.refund ELSE 0 END,
         updated_at = e.ended_at
@@ -352,7 +355,8 @@ class _Connected:
 class HeartbeatStatements:
     __slots__ = ("_conn", "_interval", "_grace", "_stale")
 
-    def __init__(self, conn: asyncpg.Connection, repository: HeartbeatRepository) -> None:
+    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record],
+                 repository: HeartbeatRepository) -> None:
         self._conn = conn
         self._interval = repository._interval
         self._grace = repository._grace

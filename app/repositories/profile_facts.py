@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -63,7 +64,8 @@ class ConfigChangeListener:
     cache for each notification; reconnects (and drops the whole cache, since notifications
     may have been missed) after the connection is lost."""
 
-    def __init__(self, dsn: str, *, on_change, on_reconnect, retry_seconds: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, dsn: str, *, on_change: Callable[[uuid.UUID], None],
+                 on_reconnect: Callable[[], None], retry_seconds: float) -> None:
         self._dsn = dsn
         self._on_change = on_change
         self._on_reconnect = on_reconnect
@@ -80,21 +82,21 @@ class ConfigChangeListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _notified(self, conn, pid, channel, payload: str) -> None:  # type: ignore[no-untyped-def]
+    def _notified(self, conn: object, pid: int, channel: str, payload: object, /) -> None:
         with contextlib.suppress(ValueError):
-            self._on_change(uuid.UUID(payload))
+            self._on_change(uuid.UUID(str(payload)))
 
     async def _run(self) -> None:
         first = True
         while True:
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError):
                 await asyncio.sleep(self._retry)
                 continue
             try:
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CONFIG_CHANNEL, self._notified)
                 if not first:
                     self._on_reconnect()
@@ -105,7 +107,7 @@ class ConfigChangeListener:
                         await asyncio.wait_for(lost.wait(), timeout=30)
                     if not lost.is_set():
                         await conn.execute("SELECT 1", timeout=5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             finally:
                 self.listening.clear()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.errors import NotAuthenticated
 from app.models import Account, Profile, ViewingTimeConfig
@@ -20,16 +22,17 @@ class ProfileRepository:
     async def list_for(self, account_id: uuid.UUID) -> list[Profile]:
         async with self._sessions() as session:
             result = await session.execute(
-                select(Profile).where(Profile.account_id == account_id).order_by(Profile.created_at, Profile.id)
+                select(Profile).where(col(Profile.account_id) == account_id)
+                .order_by(col(Profile.created_at), col(Profile.id))
             )
             return list(result.scalars())
 
     async def account_exists(self, account_id: uuid.UUID) -> bool:
         async with self._sessions() as session:
-            return bool(await session.scalar(select(exists().where(Account.id == account_id))))
+            return bool(await session.scalar(select(exists().where(col(Account.id) == account_id))))
 
     async def add(self, *, account_id: uuid.UUID, name: str, is_kids: bool, now: datetime,
-                  default_config: dict[str, object] | None) -> Profile:
+                  default_config: dict[str, Any] | None) -> Profile:
         profile = Profile(id=uuid.uuid4(), account_id=account_id, name=name, is_kids=is_kids,
                           created_at=now)
         async with self._sessions.begin() as session:
@@ -39,13 +42,15 @@ class ProfileRepository:
             except IntegrityError:  # the new id is unique: only the account's foreign key fails
                 raise NotAuthenticated("Account no longer exists") from None
             if default_config is not None:
-                session.add(ViewingTimeConfig(profile_id=profile.id, updated_at=now, **default_config))
+                session.add(ViewingTimeConfig(
+                    profile_id=profile.id, updated_at=now, **default_config))
         return profile
 
     async def delete(self, *, account_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
         """Sessions, balances, grants and config go with it (ON DELETE CASCADE, one statement)."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(Profile).where(Profile.id == profile_id, Profile.account_id == account_id)
-            )
-            return result.rowcount == 1
+            deleted = await session.execute(
+                delete(Profile).where(col(Profile.id) == profile_id,
+                                      col(Profile.account_id) == account_id)
+                .returning(col(Profile.id)))
+            return deleted.first() is not None

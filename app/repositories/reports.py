@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy import Row, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.models import Account, Profile, ViewingTimeConfig
 
@@ -108,17 +109,17 @@ class ReportRepository:
 
     async def children(self, account_id: uuid.UUID) -> list[Child]:
         """The account's child profiles with their configs: one statement."""
-        query = (select(Profile.id, Profile.name, ViewingTimeConfig)
-                 .join(ViewingTimeConfig, ViewingTimeConfig.profile_id == Profile.id)
-                 .where(Profile.account_id == account_id, Profile.is_kids)
-                 .order_by(Profile.created_at, Profile.id))
+        query = (select(col(Profile.id), col(Profile.name), ViewingTimeConfig)
+                 .join(ViewingTimeConfig, col(ViewingTimeConfig.profile_id) == col(Profile.id))
+                 .where(col(Profile.account_id) == account_id, col(Profile.is_kids))
+                 .order_by(col(Profile.created_at), col(Profile.id)))
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [Child(r[0], r[1], r[2]) for r in rows]
 
     async def account_exists(self, account_id: uuid.UUID) -> bool:
         async with self._sessions() as session:
-            return bool(await session.scalar(select(exists().where(Account.id == account_id))))
+            return bool(await session.scalar(select(exists().where(col(Account.id) == account_id))))
 
     async def weeks(self, *, profile_ids: list[uuid.UUID], starts: list[datetime],
                     ends: list[datetime], first: date, last: date, top: int,

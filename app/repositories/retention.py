@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 BATCH = 5000
@@ -62,8 +63,10 @@ class RetentionRepository:
             async with self._sessions.begin() as session:
                 if not await session.scalar(TRY_LOCK, {"key": LOCK_KEY}):
                     return deleted  # another replica is purging
-                result = await session.execute(PURGE[statement],
-                                               {"day": day, "batch": self._batch})
+                # A DELETE's result is a CursorResult (it has a row count); execute() is typed
+                # for any statement.
+                result = cast(CursorResult[Any], await session.execute(
+                    PURGE[statement], {"day": day, "batch": self._batch}))
             deleted += result.rowcount
             if result.rowcount < self._batch:
                 return deleted

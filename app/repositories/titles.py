@@ -26,7 +26,7 @@ class TitleRepository:
         unique = list({row[0]: row for row in rows}.values())  # the last one wins, like PUT
         if not unique:
             return 0
-        ids, titles, edu = (list(column) for column in zip(*unique))
+        ids, titles, edu = (list(column) for column in zip(*unique, strict=True))
         async with self._sessions.begin() as session:
             await session.execute(UPSERT_TITLES, {"ids": ids, "titles": titles, "edu": edu})
         return len(unique)

@@ -7,15 +7,17 @@ from collections.abc import Callable
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.models import Profile, ViewingTimeConfig
 
 
 def _owned(profile_id: uuid.UUID, account_id: uuid.UUID) -> Select:
     # The inner join leaves out adult profiles (they have no config): both answer 404.
-    return (select(Profile.name, ViewingTimeConfig)
-            .join(ViewingTimeConfig, ViewingTimeConfig.profile_id == Profile.id)
-            .where(Profile.id == profile_id, Profile.account_id == account_id, Profile.is_kids))
+    return (select(col(Profile.name), ViewingTimeConfig)
+            .join(ViewingTimeConfig, col(ViewingTimeConfig.profile_id) == col(Profile.id))
+            .where(col(Profile.id) == profile_id, col(Profile.account_id) == account_id,
+                   col(Profile.is_kids)))
 
 
 class ViewingConfigRepository:

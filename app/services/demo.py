@@ -34,7 +34,8 @@ async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository
     existing = {p.name for p in await profiles.list(account.id)}
     for name, is_kids, zone in DEMO_PROFILES:
         if name not in existing:
-            await profiles.create(account.id, ProfileCreate(name=name, is_kids=is_kids, timezone=zone))
+            await profiles.create(
+                account.id, ProfileCreate(name=name, is_kids=is_kids, timezone=zone))
     await titles.upsert(TitlesUpsert(titles=[
         TitleIn(id=demo_title_id(name), title=name, is_educational=edu) for name, edu in DEMO_TITLES
     ]))

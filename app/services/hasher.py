@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from passlib.hash import bcrypt
 
@@ -23,6 +24,7 @@ def _lower_priority() -> None:
 
 
 MAX_SECRET_BYTES = 72  # bcrypt's limit
+T = TypeVar("T")
 
 
 class PasswordHasher:
@@ -32,7 +34,7 @@ class PasswordHasher:
         self._dummy_hash = self._bcrypt.hash("timing-equaliser")
         self.queue_depth = 0
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
         self.queue_depth += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -56,7 +58,8 @@ class PasswordHasher:
 
 def init_hasher(settings: Settings) -> Iterator[PasswordHasher]:
     pool = ThreadPoolExecutor(
-        max_workers=settings.hasher_threads, thread_name_prefix="hasher", initializer=_lower_priority
+        max_workers=settings.hasher_threads, thread_name_prefix="hasher",
+        initializer=_lower_priority,
     )
     try:
         yield PasswordHasher(pool, rounds=settings.bcrypt_rounds)

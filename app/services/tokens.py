@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import jwt
 from cachetools import LRUCache
@@ -26,7 +27,8 @@ class TokenService:
     """Verifies every request's token; a cache of already-verified tokens (expiry re-checked on
     each hit) keeps pyjwt's ~50 µs decode off the heartbeat path."""
 
-    def __init__(self, settings: Settings, clock: SystemClock, *, cache_size: int = 100_000) -> None:
+    def __init__(self, settings: Settings, clock: SystemClock, *,
+                 cache_size: int = 100_000) -> None:
         self._key = settings.signing_key
         self._algorithm = settings.jwt_algorithm
         self._lifetime = settings.jwt_lifetime_seconds
@@ -37,7 +39,7 @@ class TokenService:
     def _encode(self, claims: dict[str, object]) -> str:
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
-    def _decode(self, token: str) -> dict[str, object]:
+    def _decode(self, token: str) -> dict[str, Any]:
         # Expiry is checked against the service clock below, not pyjwt's wall clock.
         return jwt.decode(
             token, self._key, algorithms=[self._algorithm],
@@ -56,7 +58,7 @@ class TokenService:
                 claims = self._decode(token)
                 if claims.get("typ") == PIN_TOKEN_TYPE:
                     raise NotAuthenticated("A pin_token is not an access token")
-                hit = Verified(uuid.UUID(str(claims["sub"])), float(claims["exp"]))  # type: ignore[arg-type]
+                hit = Verified(uuid.UUID(str(claims["sub"])), float(claims["exp"]))
             except (jwt.PyJWTError, ValueError, TypeError):
                 raise NotAuthenticated("Invalid or expired token") from None
             self._verified[token] = hit
@@ -81,7 +83,7 @@ class TokenService:
             valid = (
                 claims.get("typ") == PIN_TOKEN_TYPE
                 and claims.get("sub") == str(account_id)
-                and float(claims["exp"]) > self._clock.now().timestamp()  # type: ignore[arg-type]
+                and float(claims["exp"]) > self._clock.now().timestamp()
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             valid = False

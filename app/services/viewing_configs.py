@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.errors import PinTokenInvalid, ProfileNotFound
@@ -41,7 +42,7 @@ def _pending(config: ViewingTimeConfig, now: datetime) -> bool:
         and now < config.effective_from
 
 
-def apply_changes(config: ViewingTimeConfig, changes: dict[str, object], now: datetime) -> None:
+def apply_changes(config: ViewingTimeConfig, changes: dict[str, Any], now: datetime) -> None:
     """Change `config` in place as the rules say; `changes` holds only the fields given."""
     hour = changes.pop("reset_hour", config.reset_hour)
     zone = changes.pop("timezone", config.timezone)
@@ -51,7 +52,7 @@ def apply_changes(config: ViewingTimeConfig, changes: dict[str, object], now: da
             config.effective_from = limits_of(config).day_at(now).next_reset_at
             config.previous_reset_hour = config.reset_hour
             config.previous_timezone = config.timezone
-        config.reset_hour, config.timezone = hour, zone  # type: ignore[assignment]
+        config.reset_hour, config.timezone = hour, zone
         if (hour, zone) == (config.previous_reset_hour, config.previous_timezone):
             # Changed back before the switch-over: nothing is pending any more.
             config.previous_reset_hour = config.previous_timezone = None
