@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic.json_schema import WithJsonSchema
 
+from app.domain.balance import Enforcement
+
 
 class Strict(BaseModel):
     """Request bodies: `"60"` is not an int, `1` not a bool; unknown fields are ignored."""
@@ -136,13 +138,6 @@ class DeviceType(StrEnum):
     mobile = "mobile"
     tablet = "tablet"
     web = "web"
-
-
-class Enforcement(StrEnum):
-    allowed = "allowed"
-    warning_15 = "warning_15"
-    warning_5 = "warning_5"
-    blocked = "blocked"
 
 
 class HeartbeatRequest(Strict):

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from app.database import HotPool
+from app.domain.balance import EMPTY_BALANCE, Balance
 from app.models import CHILD_STREAM
 from app.repositories.profile_facts import LOAD_FACTS
 
@@ -275,22 +276,12 @@ def _lock_key(profile_id: uuid.UUID) -> int:
     return int.from_bytes(profile_id.bytes[:8], "big", signed=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
-    used_seconds: Decimal
-    educational_seconds: Decimal
-    granted_seconds: int
-    is_unlimited_override: bool
-
-    @classmethod
-    def of(cls, row: asyncpg.Record | None) -> Balance:
-        if row is None or row["used_seconds"] is None:
-            return EMPTY_BALANCE
-        return cls(row["used_seconds"], row["educational_seconds"], row["granted_seconds"],
+def balance_of(row: asyncpg.Record | None) -> Balance:
+    """A statement's balance columns (all NULL when the day has no row yet)."""
+    if row is None or row["used_seconds"] is None:
+        return EMPTY_BALANCE
+    return Balance(row["used_seconds"], row["educational_seconds"], row["granted_seconds"],
                    row["is_unlimited_override"])
-
-
-EMPTY_BALANCE = Balance(Decimal(0), Decimal(0), 0, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +319,7 @@ class HeartbeatRepository:
 
     async def balance(self, *, profile_id: uuid.UUID, day: date) -> Balance:
         async with self._pool.acquire() as conn:
-            return Balance.of(await conn.fetchrow(READ_BALANCE, profile_id, day))
+            return balance_of(await conn.fetchrow(READ_BALANCE, profile_id, day))
 
     async def sweep_stale(self, *, now: datetime) -> int:
         async with self._pool.acquire() as conn:
@@ -377,7 +368,7 @@ class HeartbeatStatements:
             return BeatOutcome(found=True, ended=row["ended_at"] is not None,
                                title_mismatch=row["title_id"] != title_id)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
-                           balance=Balance.of(row))
+                           balance=balance_of(row))
 
     async def open_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
@@ -399,7 +390,7 @@ class HeartbeatStatements:
         if row is None:
             return BeatOutcome(found=False)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
-                           balance=Balance.of(row))
+                           balance=balance_of(row))
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
                           now: datetime) -> EndedSession | None:

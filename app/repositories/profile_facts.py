@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from app.database import HotPool
-from app.services.config_cache import ProfileFacts
-from app.services.viewing_day import DayRule, LimitConfig
+from app.domain.profile import ProfileFacts
+from app.domain.viewing_day import DayRule, LimitConfig
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.clock import Clock
 from app.errors import AdminRequired, BadCredentials, EmailTaken, NotAuthenticated
 from app.models import Account
 from app.repositories.accounts import AccountRepository
 from app.schemas import AccountOut, MeOut, TokenOut
-from app.services.clock import SystemClock
 from app.services.hasher import PasswordHasher
 from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
@@ -16,7 +16,7 @@ from app.services.tokens import TokenService
 
 class AccountService:
     def __init__(self, *, accounts: AccountRepository, hasher: PasswordHasher,
-                 tokens: TokenService, clock: SystemClock, throttle: LoginThrottle) -> None:
+                 tokens: TokenService, clock: Clock, throttle: LoginThrottle) -> None:
         self._accounts = accounts
         self._hasher = hasher
         self._tokens = tokens

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.clock import Clock
 from app.errors import NotAuthenticated, ProfileNotFound, TitleNotFound
 from app.repositories.profiles import ProfileRepository
 from app.repositories.titles import TitleRepository
 from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
-from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
 
 DEFAULT_CONFIG = {
@@ -21,7 +21,7 @@ DEFAULT_CONFIG = {
 
 class ProfileService:
     def __init__(self, *, profiles: ProfileRepository, configs: ConfigProvider,
-                 clock: SystemClock) -> None:
+                 clock: Clock) -> None:
         self._profiles = profiles
         self._configs = configs
         self._clock = clock

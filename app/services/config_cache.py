@@ -10,23 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from app.domain.profile import ProfileFacts
 from app.errors import ProfileNotFound
-from app.services.viewing_day import LimitConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileFacts:
-    profile_id: uuid.UUID
-    account_id: uuid.UUID
-    name: str
-    is_kids: bool
-    limits: LimitConfig | None  # None for adult profiles: never limited
 
 
 Loader = Callable[[uuid.UUID], Awaitable[ProfileFacts | None]]

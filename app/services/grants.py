@@ -7,21 +7,20 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from app.domain.balance import Balance, remaining_seconds, shown_remaining
+from app.domain.clock import Clock
 from app.errors import ProfileNotFound
 from app.repositories.grants import GrantRepository
-from app.repositories.heartbeats import Balance
 from app.schemas import GrantOut, GrantRecordOut, GrantRequest
-from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
-from app.services.viewing_time import remaining_seconds, shown_remaining
 
 GRANTS_LISTED = 500  # the newest; an audit trail longer than that is for an export, not a page
 
 
 class GrantService:
     def __init__(self, *, grants: GrantRepository, configs: ConfigProvider, pins: PinService,
-                 clock: SystemClock) -> None:
+                 clock: Clock) -> None:
         self._grants = grants
         self._configs = configs
         self._pins = pins

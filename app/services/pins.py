@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from app.domain.clock import Clock
 from app.errors import (
     BadCredentials,
     CurrentPinRequired,
@@ -21,7 +22,6 @@ from app.errors import (
 )
 from app.repositories.pins import PinRepository, PinState
 from app.schemas import PinStatusOut, PinVerifiedOut
-from app.services.clock import SystemClock
 from app.services.hasher import PasswordHasher
 from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
@@ -32,7 +32,7 @@ LOCK_DURATION = timedelta(minutes=30)
 
 class PinService:
     def __init__(self, *, pins: PinRepository, hasher: PasswordHasher, tokens: TokenService,
-                 clock: SystemClock, throttle: LoginThrottle) -> None:
+                 clock: Clock, throttle: LoginThrottle) -> None:
         self._pins = pins
         self._hasher = hasher
         self._tokens = tokens

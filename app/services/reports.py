@@ -13,6 +13,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from app.domain.clock import Clock
+from app.domain.viewing_day import LimitConfig
 from app.errors import InvalidInput, NotAuthenticated
 from app.repositories.reports import DayTotal, ReportRepository
 from app.schemas import (
@@ -25,11 +27,9 @@ from app.schemas import (
     ViewingHistoryOut,
     WeeklyReportOut,
 )
-from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
 from app.services.viewing_configs import limits_of
-from app.services.viewing_day import LimitConfig
 from app.services.viewing_time import minutes
 
 HISTORY_DEFAULT_DAYS = 30
@@ -58,7 +58,7 @@ def _percent(part: float, whole: float) -> float | None:
 
 
 class ReportService:
-    def __init__(self, *, reports: ReportRepository, configs: ConfigProvider, clock: SystemClock,
+    def __init__(self, *, reports: ReportRepository, configs: ConfigProvider, clock: Clock,
                  metrics: MetricsCollector) -> None:
         self._reports = reports
         self._configs = configs

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.domain.clock import Clock
 from app.repositories.retention import Purged, RetentionRepository
-from app.services.clock import SystemClock
 
 
 class RetentionService:
-    def __init__(self, *, retention: RetentionRepository, clock: SystemClock,
+    def __init__(self, *, retention: RetentionRepository, clock: Clock,
                  retention_days: int) -> None:
         self._retention = retention
         self._clock = clock

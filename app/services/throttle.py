@@ -20,8 +20,8 @@ from collections import deque
 
 from cachetools import TTLCache
 
+from app.domain.clock import Clock
 from app.errors import TooManyRequests
-from app.services.clock import SystemClock
 
 MAX_KEYS = 100_000
 
@@ -47,7 +47,7 @@ class LoginAttempt:
 
 
 class LoginThrottle:
-    def __init__(self, *, clock: SystemClock, max_failures: int, window_seconds: float,
+    def __init__(self, *, clock: Clock, max_failures: int, window_seconds: float,
                  max_keys: int = MAX_KEYS) -> None:
         self._clock = clock
         self._max = max_failures

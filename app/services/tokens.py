@@ -10,8 +10,8 @@ from typing import Any
 import jwt
 from cachetools import LRUCache
 
+from app.domain.clock import Clock
 from app.errors import NotAuthenticated, PinTokenInvalid
-from app.services.clock import SystemClock
 from app.settings import Settings
 
 PIN_TOKEN_TYPE = "pin"
@@ -27,7 +27,7 @@ class TokenService:
     """Verifies every request's token; a cache of already-verified tokens (expiry re-checked on
     each hit) keeps pyjwt's ~50 µs decode off the heartbeat path."""
 
-    def __init__(self, settings: Settings, clock: SystemClock, *,
+    def __init__(self, settings: Settings, clock: Clock, *,
                  cache_size: int = 100_000) -> None:
         self._key = settings.signing_key
         self._algorithm = settings.jwt_algorithm

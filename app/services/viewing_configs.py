@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.domain.clock import Clock
+from app.domain.viewing_day import DayRule, LimitConfig
 from app.errors import PinTokenInvalid, ProfileNotFound
 from app.models import ViewingTimeConfig
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.schemas import ViewingTimeConfigOut, ViewingTimeConfigUpdate
-from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
-from app.services.viewing_day import DayRule, LimitConfig
 
 
 def limits_of(config: ViewingTimeConfig) -> LimitConfig:
@@ -75,7 +75,7 @@ def config_out(name: str, config: ViewingTimeConfig, now: datetime) -> ViewingTi
 
 class ViewingConfigService:
     def __init__(self, *, configs: ViewingConfigRepository, provider: ConfigProvider,
-                 pins: PinService, clock: SystemClock) -> None:
+                 pins: PinService, clock: Clock) -> None:
         self._configs = configs
         self._provider = provider
         self._pins = pins

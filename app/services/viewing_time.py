@@ -11,11 +11,21 @@ import logging
 import time
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, NoReturn
 
 import asyncpg
 
+from app.domain.balance import (
+    Balance,
+    Enforcement,
+    enforcement_for,
+    minutes,
+    remaining_seconds,
+    shown_remaining,
+)
+from app.domain.clock import Clock
+from app.domain.profile import ProfileFacts
+from app.domain.viewing_day import DayInfo
 from app.errors import (
     DatabaseUnavailable,
     DomainError,
@@ -26,56 +36,25 @@ from app.errors import (
     SessionTitleMismatch,
     TitleNotFound,
 )
-from app.repositories.heartbeats import Balance, BeatOutcome, HeartbeatRepository
+from app.repositories.heartbeats import BeatOutcome, HeartbeatRepository
 from app.schemas import (
     BalanceOut,
     EligibilityOut,
-    Enforcement,
     HeartbeatRequest,
     HeartbeatResponse,
     SessionEndOut,
 )
-from app.services.clock import SystemClock
-from app.services.config_cache import ConfigProvider, ProfileFacts
+from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
-from app.services.viewing_day import DayInfo
 
 log = logging.getLogger(__name__)
 
-WARNING_MINUTES = (15, 5)
 OPEN_RETRIES = 10  # racing first beats of one profile: losers retry in turn, ending the winner
-
-
-def minutes(seconds: Decimal | int) -> float:
-    return round(float(seconds) / 60, 2)
-
-
-def remaining_seconds(limit_minutes: int | None, balance: Balance) -> Decimal | None:
-    """Seconds left today; None when unlimited (no limit, or the day's unlimited grant)."""
-    if limit_minutes is None or balance.is_unlimited_override:
-        return None
-    return limit_minutes * 60 + balance.granted_seconds - balance.used_seconds
-
-
-def enforcement_for(remaining: Decimal | None) -> Enforcement:
-    if remaining is None:
-        return Enforcement.allowed
-    if remaining <= 0:
-        return Enforcement.blocked
-    if remaining <= WARNING_MINUTES[1] * 60:
-        return Enforcement.warning_5
-    if remaining <= WARNING_MINUTES[0] * 60:
-        return Enforcement.warning_15
-    return Enforcement.allowed
-
-
-def shown_remaining(remaining: Decimal | None) -> float | None:
-    return None if remaining is None else minutes(max(remaining, Decimal(0)))
 
 
 class ViewingTimeService:
     def __init__(self, *, heartbeats: HeartbeatRepository, configs: ConfigProvider,
-                 clock: SystemClock, metrics: MetricsCollector) -> None:
+                 clock: Clock, metrics: MetricsCollector) -> None:
         self._heartbeats = heartbeats
         self._configs = configs
         self._clock = clock

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from app.services.config_cache import ConfigProvider, ProfileFacts
+from app.domain.profile import ProfileFacts
+from app.services.config_cache import ConfigProvider
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.viewing_day import DayRule, LimitConfig
+from app.domain.viewing_day import DayRule, LimitConfig
 
 BERLIN = DayRule(ZoneInfo("Europe/Berlin"), 6)
 NEW_YORK_2AM = DayRule(ZoneInfo("America/New_York"), 2)
