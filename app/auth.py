@@ -13,7 +13,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from app.errors import NotAuthenticated
+from app.domain.errors import NotAuthenticated
 from app.http_errors import domain_response
 from app.services.tokens import TokenService
 

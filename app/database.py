@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.errors import DatabaseUnavailable
+from app.domain.errors import DatabaseUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from app import errors
+from app.domain import errors
 from app.responses import MalformedJSON, ORJSONResponse
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app.errors import InvalidInput
+from app.domain.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from app.errors import EmailTaken
+from app.domain.errors import EmailTaken
 from app.models import Account, Profile
 
 

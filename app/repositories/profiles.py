@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from app.errors import NotAuthenticated
+from app.domain.errors import AccountGone
 from app.models import Account, Profile, ViewingTimeConfig
 
 
@@ -40,7 +40,7 @@ class ProfileRepository:
             try:
                 await session.flush()
             except IntegrityError:  # the new id is unique: only the account's foreign key fails
-                raise NotAuthenticated("Account no longer exists") from None
+                raise AccountGone() from None
             if default_config is not None:
                 session.add(ViewingTimeConfig(
                     profile_id=profile.id, updated_at=now, **default_config))

@@ -5,7 +5,12 @@ from __future__ import annotations
 import uuid
 
 from app.domain.clock import Clock
-from app.errors import AdminRequired, BadCredentials, EmailTaken, NotAuthenticated
+from app.domain.errors import (
+    AccountGone,
+    AdminRequired,
+    BadCredentials,
+    EmailTaken,
+)
 from app.models import Account
 from app.repositories.accounts import AccountRepository
 from app.schemas import AccountOut, MeOut, TokenOut
@@ -61,7 +66,7 @@ class AccountService:
     async def current(self, account_id: uuid.UUID) -> Account:
         account = await self._accounts.get(account_id)
         if account is None:  # a valid token of a deleted account
-            raise NotAuthenticated("Account no longer exists")
+            raise AccountGone()
         return account
 
     async def me(self, account_id: uuid.UUID) -> MeOut:

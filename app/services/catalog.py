@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from app.domain.clock import Clock
-from app.errors import NotAuthenticated, ProfileNotFound, TitleNotFound
+from app.domain.errors import AccountGone, ProfileNotFound, TitleNotFound
 from app.repositories.profiles import ProfileRepository
 from app.repositories.titles import TitleRepository
 from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
@@ -31,7 +31,7 @@ class ProfileService:
         # No profiles: a new account, or a deleted one whose token is still signed and unexpired
         # (refused; the extra query is paid only by empty lists).
         if not profiles and not await self._profiles.account_exists(account_id):
-            raise NotAuthenticated("Account no longer exists")
+            raise AccountGone()
         return [ProfileOut.model_validate(p) for p in profiles]
 
     async def create(self, account_id: uuid.UUID, body: ProfileCreate) -> ProfileOut:

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
 
+from app.domain.errors import ProfileNotFound
 from app.domain.profile import ProfileFacts
-from app.errors import ProfileNotFound
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.errors import EmailTaken
+from app.domain.errors import EmailTaken
 from app.repositories.accounts import AccountRepository
 from app.schemas import ProfileCreate, TitleIn, TitlesUpsert
 from app.services.accounts import AccountService

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from app.domain.balance import Balance, remaining_seconds, shown_remaining
 from app.domain.clock import Clock
-from app.errors import ProfileNotFound
+from app.domain.errors import ProfileNotFound
 from app.repositories.grants import GrantRepository
 from app.schemas import GrantOut, GrantRecordOut, GrantRequest
 from app.services.config_cache import ConfigProvider

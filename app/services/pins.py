@@ -12,11 +12,11 @@ import uuid
 from datetime import timedelta
 
 from app.domain.clock import Clock
-from app.errors import (
+from app.domain.errors import (
+    AccountGone,
     BadCredentials,
     CurrentPinRequired,
     IncorrectPin,
-    NotAuthenticated,
     PinLocked,
     PinNotSet,
 )
@@ -42,7 +42,7 @@ class PinService:
     async def _state(self, account_id: uuid.UUID) -> PinState:
         state = await self._pins.state(account_id)
         if state is None:  # a valid token of a deleted account
-            raise NotAuthenticated("Account no longer exists")
+            raise AccountGone()
         return state
 
     def _refuse_if_locked(self, state: PinState) -> None:

@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from app.domain.clock import Clock
+from app.domain.errors import AccountGone, InvalidInput
 from app.domain.viewing_day import LimitConfig
-from app.errors import InvalidInput, NotAuthenticated
 from app.repositories.reports import DayTotal, ReportRepository
 from app.schemas import (
     DailyTotalOut,
@@ -110,7 +110,7 @@ class ReportService:
         if not children:
             queries += 1
             if not await self._reports.account_exists(account_id):
-                raise NotAuthenticated("Account no longer exists")
+                raise AccountGone()
         weeks = []
         for child in children:
             limits = limits_of(child.config)

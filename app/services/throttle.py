@@ -21,7 +21,7 @@ from collections import deque
 from cachetools import TTLCache
 
 from app.domain.clock import Clock
-from app.errors import TooManyRequests
+from app.domain.errors import TooManyRequests
 
 MAX_KEYS = 100_000
 

@@ -11,7 +11,7 @@ import jwt
 from cachetools import LRUCache
 
 from app.domain.clock import Clock
-from app.errors import NotAuthenticated, PinTokenInvalid
+from app.domain.errors import NotAuthenticated, PinTokenInvalid
 from app.settings import Settings
 
 PIN_TOKEN_TYPE = "pin"

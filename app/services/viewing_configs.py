@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.domain.clock import Clock
+from app.domain.errors import PinTokenInvalid, ProfileNotFound
 from app.domain.viewing_day import DayRule, LimitConfig
-from app.errors import PinTokenInvalid, ProfileNotFound
 from app.models import ViewingTimeConfig
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.schemas import ViewingTimeConfigOut, ViewingTimeConfigUpdate

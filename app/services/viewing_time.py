@@ -24,9 +24,7 @@ from app.domain.balance import (
     shown_remaining,
 )
 from app.domain.clock import Clock
-from app.domain.profile import ProfileFacts
-from app.domain.viewing_day import DayInfo
-from app.errors import (
+from app.domain.errors import (
     DatabaseUnavailable,
     DomainError,
     EnforcementUnavailable,
@@ -36,6 +34,8 @@ from app.errors import (
     SessionTitleMismatch,
     TitleNotFound,
 )
+from app.domain.profile import ProfileFacts
+from app.domain.viewing_day import DayInfo
 from app.repositories.heartbeats import BeatOutcome, HeartbeatRepository
 from app.schemas import (
     BalanceOut,

@@ -3,7 +3,7 @@
     DomainError
     ├── NotFound ── ProfileNotFound, TitleNotFound, SessionNotFound
     ├── Conflict ── EmailTaken, SessionEnded, SessionTitleMismatch
-    ├── NotAuthenticated ── BadCredentials
+    ├── NotAuthenticated ── BadCredentials, AccountGone
     ├── Forbidden ── AdminRequired, IncorrectPin, PinLocked, PinTokenInvalid
     ├── BadRequest ── PinNotSet, CurrentPinRequired
     ├── InvalidInput (422)
@@ -72,6 +72,12 @@ class NotAuthenticated(DomainError):
 
 class BadCredentials(NotAuthenticated):
     detail = "Incorrect email or password"
+
+
+class AccountGone(NotAuthenticated):
+    """A signed, unexpired token can outlive its account: the caller is then nobody (401)."""
+
+    detail = "Account no longer exists"
 
 
 class Forbidden(DomainError):
