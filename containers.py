@@ -100,6 +100,7 @@ class Container(containers.DeclarativeContainer):
         publish=profile_facts.provided.publish_change,
         ttl_seconds=settings.provided.config_cache_ttl_seconds,
         max_size=settings.provided.config_cache_max_size,
+        clock=clock,
     )
     config_listener = providers.Resource(init_config_listener, settings, config_provider)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
 
+from app.domain.clock import Clock
 from app.domain.errors import ProfileNotFound
 from app.domain.profile import ProfileFacts
 
@@ -25,10 +26,12 @@ Publisher = Callable[[uuid.UUID], Awaitable[None]]
 
 class ConfigProvider:
     def __init__(self, *, load: Loader, publish: Publisher, ttl_seconds: float,
-                 max_size: int) -> None:
+                 max_size: int, clock: Clock) -> None:
         self._load = load
         self._publish = publish
-        self._cache: TTLCache[uuid.UUID, ProfileFacts] = TTLCache(maxsize=max_size, ttl=ttl_seconds)
+        # The TTL runs on the service's clock, so tests move time instead of sleeping through it.
+        self._cache: TTLCache[uuid.UUID, ProfileFacts] = TTLCache(
+            maxsize=max_size, ttl=ttl_seconds, timer=lambda: clock.now().timestamp())
         # Bumped by every invalidation: a load that raced one is not cached (it may be stale).
         self._generation = 0
         self.hits = 0

@@ -285,7 +285,7 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
     own): their tokens stay signed and unexpired. Account-wide endpoints answer 401 at once;
     profile-scoped ones answer 404 once each replica's config cache drops the profile's facts
     (at once for a deletion made through the API, else within CONFIG_CACHE_TTL_SECONDS, 0.2 s
-    here). The catalog is not account data: any valid token may read a title."""
+    of the service clock here). The catalog is not account data: any valid token may read a title."""
     await truncate_all(database_url)
     container = Container()
     container.settings.override(make_settings(database_url, config_cache_ttl_seconds=0.2))
@@ -297,7 +297,7 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
         conn = await asyncpg.connect(asyncpg_dsn(database_url))
         await conn.execute("DELETE FROM accounts WHERE id = $1", uuid.UUID(owner.account_id))
         await conn.close()
-        await asyncio.sleep(0.3)
+        clock.advance(0.3)  # past the cache's TTL (it runs on the injected clock)
         before = await _rows(database_url)
         for endpoint in probe.authenticated():
             r = await probe.call(client, endpoint, ids, owner.headers)

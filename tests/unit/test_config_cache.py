@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from app.domain.profile import ProfileFacts
+from app.services.clock import FrozenClock
 from app.services.config_cache import ConfigProvider
 
 pytestmark = pytest.mark.anyio
@@ -31,8 +32,9 @@ class FakeStore:
         self.published.append(profile_id)
 
 
-def provider(store: FakeStore, ttl: float = 60) -> ConfigProvider:
-    return ConfigProvider(load=store.load, publish=store.publish, ttl_seconds=ttl, max_size=10)
+def provider(store: FakeStore, ttl: float = 60, clock: FrozenClock | None = None) -> ConfigProvider:
+    return ConfigProvider(load=store.load, publish=store.publish, ttl_seconds=ttl, max_size=10,
+                          clock=clock or FrozenClock())
 
 
 async def test_hits_misses_and_ownership():
@@ -73,7 +75,8 @@ async def test_a_failed_publish_does_not_fail_the_change():
     async def broken(_: uuid.UUID) -> None:
         raise OSError("database went away")
 
-    cache = ConfigProvider(load=store.load, publish=broken, ttl_seconds=60, max_size=10)
+    cache = ConfigProvider(load=store.load, publish=broken, ttl_seconds=60, max_size=10,
+                           clock=FrozenClock())
     await cache.get(pid)
     await cache.changed(pid)
     assert cache.size == 0
@@ -81,13 +84,14 @@ async def test_a_failed_publish_does_not_fail_the_change():
 
 async def test_expiry_slides_with_use_so_a_beating_profile_stays_cached():
     store, pid = FakeStore(), uuid.uuid4()
-    cache = provider(store, ttl=0.3)
+    clock = FrozenClock()
+    cache = provider(store, ttl=60, clock=clock)
     await cache.get(pid)
-    for _ in range(3):  # 0.6 s in all, never 0.3 s without a use
-        await asyncio.sleep(0.15)
+    for _ in range(3):  # 90 s in all, never 60 s without a use
+        clock.advance(30)
         assert (await cache.get(pid)).name == "v1"
     assert store.loads == 1
-    await asyncio.sleep(0.4)
+    clock.advance(61)
     assert (await cache.get(pid)).name == "v2"  # idle past the TTL: loaded again
 
 
