@@ -1,0 +1,123 @@
+"""The charge decision for a heartbeat on a continuing session, as a pure function.
+
+Each heartbeat pays for the interval ahead of it. The session remembers the end of what it has
+paid for (`counted_until`); a beat at instant t extends that window to t + interval and is
+charged only the part not already paid, so duplicates, retries and beats closer together than
+the interval never charge the same second twice.
+
+The heartbeat statement (CONTINUE_SESSION in app/repositories/heartbeats.py) computes exactly
+this inside PostgreSQL, where it must happen atomically under the session's row lock; this
+module is its reference, readable and testable without a database. A change to one is a change
+to the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from app.domain.balance import Balance
+
+MILLISECOND = Decimal("0.001")
+
+
+class Mode(StrEnum):
+    """What a beat does to the paid window."""
+
+    continue_ = "continue"  # extend the window, charge the new part
+    open = "open"  # a fresh window: nothing paid, stale, or resumed after a long pause
+    blocked = "blocked"  # the day's time is used up: charge nothing, drop the window
+    off = "off"  # paused past the grace: the player is idle, nothing is charged
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    interval: timedelta  # I: what one beat pays for
+    pause_grace: timedelta  # paused beats within this still count (a short pause is watching)
+    stale_gap: timedelta  # S: silence after which the old window no longer continues
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    last_heartbeat_at: datetime
+    counted_until: datetime | None  # end of the paid window; None: nothing paid
+    paused_at: datetime | None  # when the current pause began; None: playing
+    is_educational: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """The day's limit as the beat sees it."""
+
+    is_kids: bool
+    limit_seconds: int | None  # None: unlimited today
+    educational_exempt: bool
+    balance: Balance
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    mode: Mode
+    seconds: Decimal  # charged now
+    educational: bool  # to educational_seconds instead of used_seconds
+    counted_until: datetime | None
+    paused_at: datetime | None
+    at: datetime  # the session's new last_heartbeat_at
+
+
+def _seconds(span: timedelta) -> Decimal:
+    """Exact (timedelta.total_seconds() is a float)."""
+    return Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds) / 1_000_000
+
+
+def _used_up(session: SessionState, limit: Limit) -> bool:
+    if not limit.is_kids or limit.limit_seconds is None:
+        return False
+    if session.is_educational and limit.educational_exempt:
+        return False
+    b = limit.balance
+    if b.is_unlimited_override:
+        return False
+    return limit.limit_seconds + b.granted_seconds - b.used_seconds <= 0
+
+
+def _mode(session: SessionState, paused: bool, t: datetime, limit: Limit, rules: Rules) -> Mode:
+    long_pause = session.paused_at is not None and t - session.paused_at > rules.pause_grace
+    if paused and long_pause:
+        return Mode.off
+    if _used_up(session, limit):
+        return Mode.blocked
+    if (session.counted_until is None or t - session.last_heartbeat_at > rules.stale_gap
+            or (not paused and long_pause)):
+        return Mode.open
+    return Mode.continue_
+
+
+def charge(session: SessionState, *, now: datetime, paused: bool, limit: Limit,
+           rules: Rules) -> Charge:
+    """The charge of one beat. Time never runs backwards for a session: a beat that arrives
+    with an instant before the last recorded one acts at the last one."""
+    t = max(now, session.last_heartbeat_at)
+    mode = _mode(session, paused, t, limit, rules)
+    window_end = t + rules.interval
+    seconds = Decimal(0)
+    counted_until = session.counted_until
+    if mode is Mode.open:
+        seconds = _seconds(rules.interval)
+        counted_until = window_end
+    elif mode is Mode.continue_:
+        assert counted_until is not None
+        unpaid = _seconds(window_end - counted_until)
+        seconds = max(Decimal(0), unpaid).quantize(MILLISECOND, ROUND_HALF_UP)
+        counted_until = max(counted_until, window_end)
+    elif mode is Mode.blocked:
+        counted_until = None
+    return Charge(
+        mode=mode, seconds=seconds,
+        educational=session.is_educational and limit.educational_exempt,
+        counted_until=counted_until,
+        paused_at=(session.paused_at or t) if paused else None,
+        at=t,
+    )
