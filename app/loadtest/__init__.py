@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.rawhttp import Connection, HttpError, Target
+from app.loadtest.rawhttp import Connection, HttpError, Target
 
 API = "/api/v1"
 PROFILE_NAME = re.compile(r"loadtest-(\d+)")
