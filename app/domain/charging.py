@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.balance import Balance
+from app.domain.balance import Balance, remaining_seconds
 
 MILLISECOND = Decimal("0.001")
 
@@ -52,7 +52,7 @@ class Limit:
     """The day's limit as the beat sees it."""
 
     is_kids: bool
-    limit_seconds: int | None  # None: unlimited today
+    limit_minutes: int | None  # None: unlimited today
     educational_exempt: bool
     balance: Balance
 
@@ -73,14 +73,10 @@ def _seconds(span: timedelta) -> Decimal:
 
 
 def _used_up(session: SessionState, limit: Limit) -> bool:
-    if not limit.is_kids or limit.limit_seconds is None:
+    if not limit.is_kids or (session.is_educational and limit.educational_exempt):
         return False
-    if session.is_educational and limit.educational_exempt:
-        return False
-    b = limit.balance
-    if b.is_unlimited_override:
-        return False
-    return limit.limit_seconds + b.granted_seconds - b.used_seconds <= 0
+    remaining = remaining_seconds(limit.limit_minutes, limit.balance)
+    return remaining is not None and remaining <= 0
 
 
 def _mode(session: SessionState, paused: bool, t: datetime, limit: Limit, rules: Rules) -> Mode:

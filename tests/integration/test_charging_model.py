@@ -69,7 +69,7 @@ async def _check(parent, titles, clock, database_url, beats, educational):  # ty
         for gap, paused in beats:
             clock.advance(gap)
             balance = Balance(used, Decimal(0), 0, False)
-            limit = Limit(True, LIMIT_MINUTES * 60, True, balance)
+            limit = Limit(True, LIMIT_MINUTES, True, balance)
             expected = charge(state, now=clock.now(), paused=paused, limit=limit, rules=RULES)
             r = await parent.beat(kid, title, session_id, is_paused=paused)
             assert r.status_code == 200, r.text

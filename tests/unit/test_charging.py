@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from app.domain.balance import EMPTY_BALANCE, Balance
 from app.domain.charging import Limit, Mode, Rules, SessionState, charge
@@ -11,19 +13,19 @@ from app.domain.charging import Limit, Mode, Rules, SessionState, charge
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 RULES = Rules(interval=timedelta(seconds=30), pause_grace=timedelta(seconds=300),
               stale_gap=timedelta(seconds=300))
-CHILD = Limit(is_kids=True, limit_seconds=3600, educational_exempt=True, balance=EMPTY_BALANCE)
+CHILD = Limit(is_kids=True, limit_minutes=60, educational_exempt=True, balance=EMPTY_BALANCE)
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def opened(**changes: object) -> SessionState:
-    """A session whose first beat at T0 paid [T0, T0 + 30 s)."""
-    fields: dict[str, object] = {"last_heartbeat_at": T0, "counted_until": at(30),
-                                 "paused_at": None, "is_educational": False}
-    fields.update(changes)
-    return SessionState(**fields)  # type: ignore[arg-type]
+OPENED = SessionState(last_heartbeat_at=T0, counted_until=at(30), paused_at=None,
+                      is_educational=False)  # a first beat at T0 paid [T0, T0 + 30 s)
+
+
+def opened(**changes: Any) -> SessionState:
+    return replace(OPENED, **changes)
 
 
 def test_a_beat_on_time_pays_the_next_interval_exactly():
@@ -73,21 +75,21 @@ def test_resuming_after_a_long_pause_opens_a_fresh_window():
 
 
 def test_used_up_blocks_and_drops_the_window_unless_exempt_granted_or_adult():
-    spent = Limit(True, 3600, True, Balance(Decimal(3600), Decimal(0), 0, False))
+    spent = Limit(True, 60, True, Balance(Decimal(3600), Decimal(0), 0, False))
     blocked = charge(opened(), now=at(30), paused=False, limit=spent, rules=RULES)
     assert (blocked.mode, blocked.seconds, blocked.counted_until) == (Mode.blocked, 0, None)
     documentary = charge(opened(is_educational=True), now=at(30), paused=False, limit=spent,
                          rules=RULES)
     assert (documentary.mode, documentary.educational) == (Mode.continue_, True)
-    granted = Limit(True, 3600, True, Balance(Decimal(3600), Decimal(0), 900, False))
+    granted = Limit(True, 60, True, Balance(Decimal(3600), Decimal(0), 900, False))
     assert charge(opened(), now=at(30), paused=False, limit=granted,
                   rules=RULES).mode is Mode.continue_
-    adult = Limit(False, 3600, True, Balance(Decimal(9999), Decimal(0), 0, False))
+    adult = Limit(False, 60, True, Balance(Decimal(9999), Decimal(0), 0, False))
     assert charge(opened(), now=at(30), paused=False, limit=adult,
                   rules=RULES).mode is Mode.continue_
 
 
 def test_educational_time_on_a_non_exempt_profile_counts_as_used():
-    strict = Limit(True, 3600, False, EMPTY_BALANCE)
+    strict = Limit(True, 60, False, EMPTY_BALANCE)
     c = charge(opened(is_educational=True), now=at(30), paused=False, limit=strict, rules=RULES)
     assert (c.educational, c.seconds) == (False, Decimal(30))
