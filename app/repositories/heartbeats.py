@@ -10,19 +10,19 @@ re-reads a row locked FOR UPDATE after the wait), so it charges nothing.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from app.database import HotPool
 from app.domain.balance import EMPTY_BALANCE, Balance
 from app.models import CHILD_STREAM
-from app.repositories.profile_facts import LOAD_FACTS
+from app.repositories.named_sql import bind, nulls
+from app.repositories.profile_facts import LOAD_FACTS, LoadFacts
 
 
 # A session's clock only moves forward: a statement's instant is never earlier than the last
@@ -45,53 +45,100 @@ def refund(s: str, at: str) -> str:
     return f"round(greatest(0, coalesce(extract(epoch FROM {s}.counted_until - {at}), 0)), 3)"
 
 
-# Continuing session. $1 session, $2 profile, $3 title, $4 now, $5 is_paused, $6 viewing day,
-# $7 limit seconds (NULL = unlimited), $8 educational exempt, $9 interval, $10 pause grace,
-# $11 stale gap, $12 is a child profile (adults record sessions but have no balance).
-CONTINUE_SESSION = """
+# The day's time is used up (the remaining-time formula of app/domain/balance.py): only for a
+# child, only with a limit, never for an exempt educational title or on an unlimited day.
+def used_up(educational: str, granted: str, used: str, unlimited: str) -> str:
+    return (f":is_kids AND :limit_seconds::int IS NOT NULL\n"
+            f"  AND NOT ({educational} AND :educational_exempt) AND NOT {unlimited}\n"
+            f"  AND :limit_seconds + {granted} - {used} <= 0")
+
+
+# End the sessions of `source` (rows with `id`, `at`, `refund`) at `at`, giving back the unpaid
+# part of their window.
+def end_and_refund(source: str, returning: str, where: str = "") -> str:
+    return f"""UPDATE viewing_sessions s
+    SET ended_at = o.at, counted_until = least(s.counted_until, o.at),
+        total_seconds = s.total_seconds - o.refund
+    FROM {source} o
+    WHERE s.id = o.id{where}
+    RETURNING {returning}"""
+
+
+# Add charged (or refunded, negative) seconds to a day's balance, creating the day's row.
+def add_to_balance(select: str, returning: str) -> str:
+    return f"""INSERT INTO daily_balances AS d
+        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
+    {select}
+    ON CONFLICT (profile_id, reset_date) DO UPDATE
+    SET used_seconds = d.used_seconds + excluded.used_seconds,
+        educational_seconds = d.educational_seconds + excluded.educational_seconds,
+        updated_at = excluded.updated_at
+    RETURNING {returning}"""
+
+
+BALANCE_COLUMNS = "used_seconds, educational_seconds, granted_seconds, is_unlimited_override"
+
+
+class ContinueSession(NamedTuple):
+    """A beat on a session the player already has."""
+
+    session_id: uuid.UUID
+    profile_id: uuid.UUID
+    title_id: uuid.UUID
+    now: datetime
+    is_paused: bool
+    day: date  # the viewing day that pays
+    limit_seconds: int | None  # the day's limit; None: unlimited
+    educational_exempt: bool
+    is_kids: bool  # adults record sessions but have no balance
+    interval: timedelta
+    pause_grace: timedelta
+    stale_gap: timedelta
+
+
+CONTINUE_SESSION = bind("""
 WITH cur AS (
     SELECT id, title_id, ended_at, is_educational, counted_until, paused_at, last_heartbeat_at,
            {t} AS t
     FROM viewing_sessions s
-    WHERE id = $1 AND profile_id = $2
+    WHERE id = :session_id AND profile_id = :profile_id
     FOR UPDATE
 ), before AS (
     SELECT used_seconds, granted_seconds, is_unlimited_override
-    FROM daily_balances WHERE profile_id = $2 AND reset_date = $6
+    FROM daily_balances WHERE profile_id = :profile_id AND reset_date = :day
 ), step AS (
     SELECT cur.id, cur.t, cur.counted_until, cur.paused_at,
-           cur.is_educational AND $8 AS to_edu,
+           cur.is_educational AND :educational_exempt AS to_edu,
            CASE
-             WHEN $5 AND cur.paused_at IS NOT NULL AND cur.t - cur.paused_at > $10::interval
+             WHEN :is_paused AND cur.paused_at IS NOT NULL
+                  AND cur.t - cur.paused_at > :pause_grace::interval
                THEN 'off'
-             WHEN $12 AND $7::int IS NOT NULL AND NOT (cur.is_educational AND $8)
-                  AND NOT coalesce(b.is_unlimited_override, false)
-                  AND $7 + coalesce(b.granted_seconds, 0) - coalesce(b.used_seconds, 0) <= 0
-               THEN 'blocked'
+             WHEN {used_up} THEN 'blocked'
              WHEN cur.counted_until IS NULL
-                  OR cur.t - cur.last_heartbeat_at > $11::interval
-                  OR (NOT $5 AND cur.paused_at IS NOT NULL
-                      AND cur.t - cur.paused_at > $10::interval)
+                  OR cur.t - cur.last_heartbeat_at > :stale_gap::interval
+                  OR (NOT :is_paused AND cur.paused_at IS NOT NULL
+                      AND cur.t - cur.paused_at > :pause_grace::interval)
                THEN 'open'
              ELSE 'continue'
            END AS mode
     FROM cur LEFT JOIN before b ON true
-    WHERE cur.ended_at IS NULL AND cur.title_id = $3
+    WHERE cur.ended_at IS NULL AND cur.title_id = :title_id
 ), charge AS (
     SELECT id, t, to_edu, mode,
            CASE mode
-             WHEN 'open' THEN extract(epoch FROM $9::interval)
+             WHEN 'open' THEN extract(epoch FROM :interval::interval)
              WHEN 'continue'
-               THEN round(greatest(0, extract(epoch FROM t + $9::interval - counted_until)), 3)
+               THEN round(greatest(0,
+                                   extract(epoch FROM t + :interval::interval - counted_until)), 3)
              ELSE 0
            END AS seconds,
            CASE mode
              WHEN 'off' THEN counted_until
              WHEN 'blocked' THEN NULL
-             WHEN 'open' THEN t + $9::interval
-             ELSE greatest(counted_until, t + $9::interval)
+             WHEN 'open' THEN t + :interval::interval
+             ELSE greatest(counted_until, t + :interval::interval)
            END AS counted_until,
-           CASE WHEN $5 THEN coalesce(paused_at, t) END AS paused_at
+           CASE WHEN :is_paused THEN coalesce(paused_at, t) END AS paused_at
     FROM step
 ), upd AS (
     UPDATE viewing_sessions s
@@ -99,134 +146,145 @@ WITH cur AS (
         counted_until = c.counted_until,
         paused_at = c.paused_at,
         total_seconds = s.total_seconds + c.seconds,
-        last_charge_date = CASE WHEN c.seconds > 0 THEN $6 ELSE s.last_charge_date END,
+        last_charge_date = CASE WHEN c.seconds > 0 THEN :day ELSE s.last_charge_date END,
         last_charge_educational = CASE WHEN c.seconds > 0 THEN c.to_edu
                                        ELSE s.last_charge_educational END
     FROM charge c
     WHERE s.id = c.id
     RETURNING s.id
 ), bal AS (
-    INSERT INTO daily_balances AS d
-        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
-    SELECT $2, $6, CASE WHEN c.to_edu THEN 0 ELSE c.seconds END,
-           CASE WHEN c.to_edu THEN c.seconds ELSE 0 END, $4
-    FROM charge c
-    WHERE $12
-    ON CONFLICT (profile_id, reset_date) DO UPDATE
-    SET used_seconds = d.used_seconds + excluded.used_seconds,
-        educational_seconds = d.educational_seconds + excluded.educational_seconds,
-        updated_at = excluded.updated_at
-    RETURNING used_seconds, educational_seconds, granted_seconds, is_unlimited_override
+    {add_charge}
 )
 SELECT cur.title_id, cur.ended_at, cur.is_educational, (SELECT count(*) FROM upd) AS updated,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM cur LEFT JOIN bal ON true
-""".format(t=session_instant("$4", "s"))
+""".format(
+    t=session_instant(":now", "s"),
+    used_up=used_up("cur.is_educational", "coalesce(b.granted_seconds, 0)",
+                    "coalesce(b.used_seconds, 0)", "coalesce(b.is_unlimited_override, false)"),
+    add_charge=add_to_balance("""SELECT :profile_id, :day,
+           CASE WHEN c.to_edu THEN 0 ELSE c.seconds END,
+           CASE WHEN c.to_edu THEN c.seconds ELSE 0 END, :now
+    FROM charge c
+    WHERE :is_kids""", BALANCE_COLUMNS),
+), ContinueSession)
 
 # First beat: open a session, end every other open session of the profile (refunding its unpaid
 # window to the day and bucket that paid it), charge the first interval, all in one statement.
-# $1 new id, $2 profile, $3 account, $4 title, $5 now, $6 is_paused, $7 viewing day,
-# $8 limit seconds, $9 educational exempt, $10 interval, $11 device id, $12 device type,
-# $13 is a child profile (one stream: its other open sessions end; adults watch on any number of
-# devices), $14 stale gap. The new session starts no earlier than the last beat of those it ends.
-OPEN_SESSION = """
+# A child has one stream: its other open sessions end; adults watch on any number of devices.
+# The new session starts no earlier than the last beat of those it ends.
+class OpenSession(NamedTuple):
+    session_id: uuid.UUID  # the new session's id
+    profile_id: uuid.UUID
+    account_id: uuid.UUID  # the caller: the profile must be theirs
+    title_id: uuid.UUID
+    now: datetime
+    is_paused: bool
+    day: date
+    limit_seconds: int | None
+    educational_exempt: bool
+    is_kids: bool
+    device_id: str
+    device_type: str
+    interval: timedelta
+    stale_gap: timedelta
+
+
+OPEN_SESSION = bind("""
 WITH ok AS (
     SELECT t.is_educational
     FROM titles t
-    WHERE t.id = $4 AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = $2 AND p.account_id = $3)
+    WHERE t.id = :title_id
+      AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = :profile_id AND p.account_id = :account_id)
 ), prior AS (
     SELECT s.id, s.last_charge_date, s.last_charge_educational, s.counted_until,
            s.last_heartbeat_at
     FROM viewing_sessions s
-    WHERE $13 AND s.profile_id = $2 AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+    WHERE :is_kids AND s.profile_id = :profile_id AND s.ended_at IS NULL
+      AND EXISTS (SELECT 1 FROM ok)
     FOR UPDATE
 ), clock AS (
-    SELECT greatest($5::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t
+    SELECT greatest(:now::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t
 ), old AS (
     SELECT p.id, p.last_charge_date, p.last_charge_educational, e.at, {refund} AS refund
     FROM prior p CROSS JOIN clock
     CROSS JOIN LATERAL (SELECT {end_at} AS at) e
 ), ended AS (
-    UPDATE viewing_sessions s
-    SET ended_at = o.at, counted_until = least(s.counted_until, o.at),
-        total_seconds = s.total_seconds - o.refund
-    FROM old o
-    WHERE s.id = o.id
-    RETURNING o.last_charge_date AS day, o.last_charge_educational AS edu, o.refund
+    {end_old}
 ), before AS (
     SELECT coalesce(b.used_seconds, 0)
-             - coalesce((SELECT sum(refund) FROM ended WHERE day = $7 AND NOT edu), 0) AS used,
+             - coalesce((SELECT sum(refund) FROM ended WHERE day = :day AND NOT edu), 0) AS used,
            coalesce(b.granted_seconds, 0) AS granted,
            coalesce(b.is_unlimited_override, false) AS unlimited
     FROM (SELECT 1) AS one
-    LEFT JOIN daily_balances b ON b.profile_id = $2 AND b.reset_date = $7
+    LEFT JOIN daily_balances b ON b.profile_id = :profile_id AND b.reset_date = :day
 ), step AS (
-    SELECT ok.is_educational, ok.is_educational AND $9 AS to_edu,
-           ($13 AND $8::int IS NOT NULL AND NOT (ok.is_educational AND $9) AND NOT before.unlimited
-            AND $8 + before.granted - before.used <= 0) AS blocked
+    SELECT ok.is_educational, ok.is_educational AND :educational_exempt AS to_edu,
+           ({used_up}) AS blocked
     FROM ok, before
 ), ins AS (
     INSERT INTO viewing_sessions
         (id, profile_id, title_id, device_id, device_type, is_educational, started_at,
          last_heartbeat_at, counted_until, paused_at, total_seconds, last_charge_date,
          last_charge_educational, stream_key)
-    SELECT $1, $2, $4, $11, $12, st.is_educational, clock.t, clock.t,
-           CASE WHEN st.blocked THEN NULL ELSE clock.t + $10::interval END,
-           CASE WHEN $6 THEN clock.t END,
-           CASE WHEN st.blocked THEN 0 ELSE extract(epoch FROM $10::interval) END,
-           CASE WHEN st.blocked THEN NULL ELSE $7::date END,
-           st.to_edu, CASE WHEN $13 THEN '{child}'::uuid ELSE $1 END
+    SELECT :session_id, :profile_id, :title_id, :device_id, :device_type, st.is_educational,
+           clock.t, clock.t,
+           CASE WHEN st.blocked THEN NULL ELSE clock.t + :interval::interval END,
+           CASE WHEN :is_paused THEN clock.t END,
+           CASE WHEN st.blocked THEN 0 ELSE extract(epoch FROM :interval::interval) END,
+           CASE WHEN st.blocked THEN NULL ELSE :day::date END,
+           st.to_edu, CASE WHEN :is_kids THEN '{child}'::uuid ELSE :session_id END
     FROM step st CROSS JOIN clock
     -- Reading `ended` first makes the old sessions end before this row meets the
     -- one-open-session-per-profile unique index.
     WHERE (SELECT count(*) FROM ended) >= 0
     RETURNING id, total_seconds AS charge, last_charge_educational AS to_edu
 ), deltas AS (
-    SELECT $7::date AS day,
+    SELECT :day::date AS day,
            CASE WHEN to_edu THEN 0 ELSE charge END AS used,
            CASE WHEN to_edu THEN charge ELSE 0 END AS edu
-    FROM ins WHERE $13
+    FROM ins WHERE :is_kids
     UNION ALL
     SELECT day, CASE WHEN edu THEN 0 ELSE -refund END, CASE WHEN edu THEN -refund ELSE 0 END
-    FROM ended WHERE $13 AND day IS NOT NULL AND refund > 0
+    FROM ended WHERE :is_kids AND day IS NOT NULL AND refund > 0
 ), bal AS (
-    INSERT INTO daily_balances AS d
-        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
-    SELECT $2, day, sum(used), sum(edu), $5 FROM deltas GROUP BY day
-    ON CONFLICT (profile_id, reset_date) DO UPDATE
-    SET used_seconds = d.used_seconds + excluded.used_seconds,
-        educational_seconds = d.educational_seconds + excluded.educational_seconds,
-        updated_at = excluded.updated_at
-    RETURNING reset_date, used_seconds, educational_seconds, granted_seconds,
-              is_unlimited_override
+    {add_deltas}
 )
 SELECT ins.id, st.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
-FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = $7
-""".format(refund=refund("p", "e.at"), end_at=end_instant("clock.t", "p", "$14"),
-           child=CHILD_STREAM)
+FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
+""".format(
+    refund=refund("p", "e.at"), end_at=end_instant("clock.t", "p", ":stale_gap"),
+    child=CHILD_STREAM,
+    end_old=end_and_refund("old", "o.last_charge_date AS day, o.last_charge_educational AS edu, "
+                                  "o.refund"),
+    used_up=used_up("ok.is_educational", "before.granted", "before.used", "before.unlimited"),
+    add_deltas=add_to_balance("SELECT :profile_id, day, sum(used), sum(edu), :now "
+                              "FROM deltas GROUP BY day", f"reset_date, {BALANCE_COLUMNS}"),
+), OpenSession)
 
-# End a session at $3 (never before its last beat; at the end of its paid window when stale by
-# the gap $4) and refund the unused part of its paid window; scoped to account $2.
-END_SESSION = """
+# End a session at `now` (never before its last beat; at the end of its paid window when stale)
+# and refund the unused part of its paid window; scoped to the caller's account.
+class EndSession(NamedTuple):
+    session_id: uuid.UUID
+    account_id: uuid.UUID
+    now: datetime
+    stale_gap: timedelta
+
+
+END_SESSION = bind("""
 WITH found AS (
     SELECT s.id, s.ended_at, s.total_seconds, s.profile_id, s.last_charge_date,
            s.last_charge_educational, s.counted_until, e.at
     FROM viewing_sessions s
     JOIN profiles p ON p.id = s.profile_id
     CROSS JOIN LATERAL (SELECT {end_at} AS at) e
-    WHERE s.id = $1 AND p.account_id = $2
+    WHERE s.id = :session_id AND p.account_id = :account_id
     FOR UPDATE OF s
 ), cur AS (
     SELECT f.*, {refund} AS refund FROM found f
 ), ended AS (
-    UPDATE viewing_sessions s
-    SET ended_at = c.at, counted_until = least(s.counted_until, c.at),
-        total_seconds = s.total_seconds - c.refund
-    FROM cur c
-    WHERE s.id = c.id AND c.ended_at IS NULL
-    RETURNING s.id, s.total_seconds, s.ended_at, c.profile_id, c.last_charge_date,
-              c.last_charge_educational, c.refund
+    {end_it}
 ), refunded AS (
     UPDATE daily_balances d
     SET used_seconds = d.used_seconds
@@ -240,12 +298,23 @@ WITH found AS (
 SELECT c.id, coalesce(e.total_seconds, c.total_seconds) AS total_seconds,
        coalesce(e.ended_at, c.ended_at) AS ended_at
 FROM cur c LEFT JOIN ended e ON true
-""".format(end_at=end_instant(session_instant("$3", "s"), "s", "$4"), refund=refund("f", "f.at"))
+""".format(
+    end_at=end_instant(session_instant(":now", "s"), "s", ":stale_gap"),
+    refund=refund("f", "f.at"),
+    end_it=end_and_refund("cur", "s.id, s.total_seconds, s.ended_at, o.profile_id, "
+                                 "o.last_charge_date, o.last_charge_educational, o.refund",
+                          where=" AND o.ended_at IS NULL"),
+), EndSession)
 
-READ_BALANCE = """
-SELECT used_seconds, educational_seconds, granted_seconds, is_unlimited_override
-FROM daily_balances WHERE profile_id = $1 AND reset_date = $2
-"""
+class ReadBalance(NamedTuple):
+    profile_id: uuid.UUID
+    day: date
+
+
+READ_BALANCE = bind(f"""
+SELECT {BALANCE_COLUMNS}
+FROM daily_balances WHERE profile_id = :profile_id AND reset_date = :day
+""", ReadBalance)
 
 # A session silent for longer than the stale gap counts as ended at the end of its paid window
 # (not at its last beat: paused beats past the grace paid nothing), or at its last beat when
@@ -257,19 +326,18 @@ WHERE ended_at IS NULL AND last_heartbeat_at < $1
 """
 
 
-HOT_STATEMENTS = (CONTINUE_SESSION, OPEN_SESSION, END_SESSION, READ_BALANCE)
-
-
-def _parameter_count(sql: str) -> int:
-    return max(int(n) for n in re.findall(r"\$(\d+)", sql))
+HOT_STATEMENTS: tuple[tuple[str, type[NamedTuple]], ...] = (
+    (CONTINUE_SESSION, ContinueSession), (OPEN_SESSION, OpenSession), (END_SESSION, EndSession),
+    (READ_BALANCE, ReadBalance), (LOAD_FACTS, LoadFacts),
+)
 
 
 async def prepare_hot_statements(conn: asyncpg.Connection) -> None:
     """Run each hot statement once with NULL parameters (matches no row, changes nothing) on a
     new pool connection, so asyncpg has it prepared and cached before the first heartbeat:
     otherwise the first use on each connection pays an extra Parse/Describe round trip."""
-    for sql in (*HOT_STATEMENTS, LOAD_FACTS):
-        await conn.fetchrow(sql, *([None] * _parameter_count(sql)))
+    for sql, params in HOT_STATEMENTS:
+        await conn.fetchrow(sql, *nulls(params))
 
 
 def _lock_key(profile_id: uuid.UUID) -> int:
@@ -319,7 +387,7 @@ class HeartbeatRepository:
 
     async def balance(self, *, profile_id: uuid.UUID, day: date) -> Balance:
         async with self._pool.acquire() as conn:
-            return balance_of(await conn.fetchrow(READ_BALANCE, profile_id, day))
+            return balance_of(await conn.fetchrow(READ_BALANCE, *ReadBalance(profile_id, day)))
 
     async def sweep_stale(self, *, now: datetime) -> int:
         async with self._pool.acquire() as conn:
@@ -357,11 +425,9 @@ class HeartbeatStatements:
                                title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
                                limit_seconds: int | None, educational_exempt: bool,
                                is_kids: bool) -> BeatOutcome:
-        row = await self._conn.fetchrow(
-            CONTINUE_SESSION, session_id, profile_id, title_id, now, is_paused, day,
-            limit_seconds, educational_exempt, self._interval, self._grace, self._stale,
-            is_kids,
-        )
+        row = await self._conn.fetchrow(CONTINUE_SESSION, *ContinueSession(
+            session_id, profile_id, title_id, now, is_paused, day, limit_seconds,
+            educational_exempt, is_kids, self._interval, self._grace, self._stale))
         if row is None:
             return BeatOutcome(found=False)
         if row["updated"] == 0:
@@ -379,8 +445,9 @@ class HeartbeatStatements:
         profile won the race for its one open session. The caller then retries `serialized`:
         under a per-profile advisory lock, so racing devices take turns and each retry's fresh
         snapshot sees (and ends) the session that won."""
-        args = (session_id, profile_id, account_id, title_id, now, is_paused, day, limit_seconds,
-                educational_exempt, self._interval, device_id, device_type, is_kids, self._stale)
+        args = OpenSession(session_id, profile_id, account_id, title_id, now, is_paused, day,
+                           limit_seconds, educational_exempt, is_kids, device_id, device_type,
+                           self._interval, self._stale)
         if serialized:
             async with self._conn.transaction():
                 await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(profile_id))
@@ -394,7 +461,8 @@ class HeartbeatStatements:
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
                           now: datetime) -> EndedSession | None:
-        row = await self._conn.fetchrow(END_SESSION, session_id, account_id, now, self._stale)
+        row = await self._conn.fetchrow(END_SESSION,
+                                        *EndSession(session_id, account_id, now, self._stale))
         if row is None:
             return None
         return EndedSession(row["id"], row["total_seconds"], row["ended_at"])

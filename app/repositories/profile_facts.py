@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -13,17 +14,22 @@ import asyncpg
 from app.database import HotPool
 from app.domain.profile import ProfileFacts
 from app.domain.viewing_day import DayRule, LimitConfig
+from app.repositories.named_sql import bind
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
 
-LOAD_FACTS = """
+class LoadFacts(NamedTuple):
+    profile_id: uuid.UUID
+
+
+LOAD_FACTS = bind("""
 SELECT p.id, p.account_id, p.name, p.is_kids,
        c.weekday_limit_minutes, c.weekend_limit_minutes, c.reset_hour, c.educational_exempt,
        c.timezone, c.previous_reset_hour, c.previous_timezone, c.effective_from
 FROM profiles p
 LEFT JOIN viewing_time_configs c ON c.profile_id = p.id
-WHERE p.id = $1
-"""
+WHERE p.id = :profile_id
+""", LoadFacts)
 
 
 class ProfileFactsRepository:
@@ -32,7 +38,7 @@ class ProfileFactsRepository:
 
     async def load(self, profile_id: uuid.UUID) -> ProfileFacts | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(LOAD_FACTS, profile_id)
+            row = await conn.fetchrow(LOAD_FACTS, *LoadFacts(profile_id))
         if row is None:
             return None
         limits = None
