@@ -1,13 +1,15 @@
-"""The charge decision for a heartbeat on a continuing session, as a pure function.
+"""The charge decisions of a session's life as pure functions: its first beat, each beat after,
+and its end.
 
 Each heartbeat pays for the interval ahead of it. The session remembers the end of what it has
 paid for (`counted_until`); a beat at instant t extends that window to t + interval and is
 charged only the part not already paid, so duplicates, retries and beats closer together than
 the interval never charge the same second twice.
 
-The heartbeat statement (CONTINUE_SESSION in app/repositories/heartbeats.py) computes exactly
-this inside PostgreSQL, where it must happen atomically under the session's row lock; this
-module is its reference, readable and testable without a database. A change to one is a change
+The heartbeat statements (app/repositories/heartbeats.py: OPEN_SESSION, CONTINUE_SESSION,
+END_SESSION) compute exactly this inside PostgreSQL, where it must happen atomically under the
+session's row lock; this module is their reference, readable and testable without a database,
+and tests/integration/test_charging_model.py holds the two together. A change to one is a change
 to the other.
 """
 
@@ -72,8 +74,8 @@ def _seconds(span: timedelta) -> Decimal:
     return Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds) / 1_000_000
 
 
-def _used_up(session: SessionState, limit: Limit) -> bool:
-    if not limit.is_kids or (session.is_educational and limit.educational_exempt):
+def _used_up_for(is_educational: bool, limit: Limit) -> bool:
+    if not limit.is_kids or (is_educational and limit.educational_exempt):
         return False
     remaining = remaining_seconds(limit.limit_minutes, limit.balance)
     return remaining is not None and remaining <= 0
@@ -83,7 +85,11 @@ def _mode(session: SessionState, paused: bool, t: datetime, limit: Limit, rules:
     long_pause = session.paused_at is not None and t - session.paused_at > rules.pause_grace
     if paused and long_pause:
         return Mode.off
-    if _used_up(session, limit):
+    if session.counted_until is not None and t + rules.interval <= session.counted_until:
+        # Nothing new to pay (a duplicate, a retry): the beat changes nothing, so sending it
+        # twice, one after the other or in parallel, is the same as sending it once.
+        return Mode.continue_
+    if _used_up_for(session.is_educational, limit):
         return Mode.blocked
     if (session.counted_until is None or t - session.last_heartbeat_at > rules.stale_gap
             or (not paused and long_pause)):
@@ -117,3 +123,39 @@ def charge(session: SessionState, *, now: datetime, paused: bool, limit: Limit,
         paused_at=(session.paused_at or t) if paused else None,
         at=t,
     )
+
+
+def first_charge(*, at: datetime, paused: bool, is_educational: bool, limit: Limit,
+                 rules: Rules) -> Charge:
+    """The first beat of a new session at `at`: it pays one interval ahead, unless the day's
+    time is used up (then nothing is paid and the session has no window). `limit.balance` is
+    the day's balance after the sessions this beat ends were refunded (`end`)."""
+    if _used_up_for(is_educational, limit):
+        return Charge(mode=Mode.blocked, seconds=Decimal(0),
+                      educational=is_educational and limit.educational_exempt,
+                      counted_until=None, paused_at=at if paused else None, at=at)
+    return Charge(mode=Mode.open, seconds=_seconds(rules.interval),
+                  educational=is_educational and limit.educational_exempt,
+                  counted_until=at + rules.interval, paused_at=at if paused else None, at=at)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    at: datetime  # the session's ended_at
+    refund: Decimal  # the paid but unwatched part of the window, given back to the day that paid
+    counted_until: datetime | None
+
+
+def end(session: SessionState, *, now: datetime, rules: Rules) -> Ending:
+    """A session ended at `now` (by the player, or by a first beat on another device). It ends
+    no earlier than its last beat; a session silent for longer than the stale gap ends where its
+    paid window ended (the viewer left long ago), or at its last beat if nothing was paid."""
+    t = max(now, session.last_heartbeat_at)
+    at = t
+    if t - session.last_heartbeat_at > rules.stale_gap:
+        at = session.counted_until or session.last_heartbeat_at
+    if session.counted_until is None:
+        return Ending(at=at, refund=Decimal(0), counted_until=None)
+    unpaid = max(Decimal(0), _seconds(session.counted_until - at))
+    return Ending(at=at, refund=unpaid.quantize(MILLISECOND, ROUND_HALF_UP),
+                  counted_until=min(session.counted_until, at))

@@ -54,10 +54,12 @@ def used_up(educational: str, granted: str, used: str, unlimited: str) -> str:
 
 
 # End the sessions of `source` (rows with `id`, `at`, `refund`) at `at`, giving back the unpaid
-# part of their window.
+# part of their window. A session that paid nothing keeps counted_until NULL (`least` would
+# skip the NULL and answer `at`).
 def end_and_refund(source: str, returning: str, where: str = "") -> str:
     return f"""UPDATE viewing_sessions s
-    SET ended_at = o.at, counted_until = least(s.counted_until, o.at),
+    SET ended_at = o.at,
+        counted_until = CASE WHEN s.counted_until > o.at THEN o.at ELSE s.counted_until END,
         total_seconds = s.total_seconds - o.refund
     FROM {source} o
     WHERE s.id = o.id{where}
@@ -113,6 +115,9 @@ WITH cur AS (
              WHEN :is_paused AND cur.paused_at IS NOT NULL
                   AND cur.t - cur.paused_at > :pause_grace::interval
                THEN 'off'
+             -- nothing new to pay (a duplicate, a retry): idempotent, even when the day's time
+             -- is used up (a parallel duplicate reads the balance as it was before the first)
+             WHEN cur.counted_until >= cur.t + :interval::interval THEN 'continue'
              WHEN {used_up} THEN 'blocked'
              WHEN cur.counted_until IS NULL
                   OR cur.t - cur.last_heartbeat_at > :stale_gap::interval

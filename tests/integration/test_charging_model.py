@@ -1,18 +1,24 @@
-"""The heartbeat statement against its reference model (app/domain/charging.py).
+"""The heartbeat statements against their reference model (app/domain/charging.py).
 
-Random sequences of continuing beats (gaps inside and past the interval, the pause grace and the
-stale gap; pauses and resumes; duplicates; a 15-minute limit that runs out; an educational or a
-regular title) go through the real API and the real statement on PostgreSQL, and through the
-pure model; after every beat the session row, the charge and the enforcement must agree.
+Random sequences of what players and parents do to one child profile go through the real API,
+and so through the real statements on PostgreSQL, and through a small in-memory ledger built on
+the pure model: beats with gaps around every boundary of the rules (the interval, the pause
+grace, the stale gap, the 06:00 reset between two viewing days), pauses and resumes, duplicates
+and parallel duplicates, a second device taking over (which ends the first device's session),
+ends, grants of extra or unlimited time, limit changes, a regular and an educational title.
+After every step every session row, every day's balance and the answer the player got must be
+what the model says. This is the contract for every change to the heartbeat SQL.
 
-FUZZ_EXAMPLES-style knob: CHARGING_EXAMPLES (default 25; `make test-slow` runs 250).
+Examples: CHARGING_EXAMPLES (default 25 in `make test`; `make test-slow` runs 250).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -21,93 +27,297 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.database import asyncpg_dsn
-from app.domain.balance import Balance, enforcement_for, remaining_seconds
-from app.domain.charging import Limit, Mode, Rules, SessionState, charge
-from tests.support.parental import put_config
+from app.domain.balance import (
+    Balance,
+    Enforcement,
+    enforcement_for,
+    minutes,
+    remaining_seconds,
+    shown_remaining,
+)
+from app.domain.charging import Limit, Rules, SessionState, charge, end, first_charge
+from tests.support.parental import grant, put_config
 
 pytestmark = pytest.mark.anyio
 
-START = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a weekday, far from the 06:00 reset
+START = datetime(2026, 3, 4, 5, 40, tzinfo=UTC)  # 20 minutes before the 06:00 reset (UTC zone)
+RESET = timedelta(hours=6)
 RULES = Rules(interval=timedelta(seconds=30), pause_grace=timedelta(seconds=300),
               stale_gap=timedelta(seconds=300))
-LIMIT_MINUTES = 15
+FIRST_LIMIT = 15
+DEVICES = ("tv", "tablet")  # the tv plays the cartoon, the tablet the (educational) documentary
 
-# Gaps picked around every boundary of the rules (seconds, some with milliseconds); 0 is a
-# duplicate. Ten beats of at most 330 s stay inside one viewing day and one token lifetime.
-GAPS = st.one_of(st.sampled_from([0, 0.001, 10, 29.999, 30, 30.001, 60, 299, 300, 300.001, 330]),
-                 st.integers(0, 330))
-BEATS = st.lists(st.tuples(GAPS, st.booleans()), min_size=1, max_size=10)
+# Seconds between steps, around every boundary of the rules (some with milliseconds); 0 is a
+# duplicate; the long ones cross the stale gap and, from START, the reset.
+GAPS = st.one_of(
+    st.sampled_from([0, 0.001, 10, 29.999, 30, 30.001, 60, 299, 300, 300.001, 330, 900, 1500]),
+    st.integers(0, 330))
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("beat"), GAPS, st.booleans(), st.sampled_from(DEVICES)),
+    st.tuples(st.just("beat"), GAPS, st.booleans(), st.just("tv")),
+    st.tuples(st.just("twice"), GAPS, st.booleans(), st.sampled_from(DEVICES)),
+    st.tuples(st.just("end"), st.sampled_from(DEVICES)),
+    st.tuples(st.just("grant"), st.sampled_from([15, 30, None])),
+    st.tuples(st.just("limit"), st.sampled_from([15, 30, 60])),
+), min_size=1, max_size=14)
+# Seconds already watched on each of the two viewing days before the steps begin, so that a few
+# beats reach the limit (15 minutes at first) and the blocked paths are taken.
+USED_BEFORE = st.sampled_from([Decimal(0), Decimal(780), Decimal(870), Decimal("899.5")])
 
 
 def _examples(default: int) -> int:
     return int(os.environ.get("CHARGING_EXAMPLES", default))
 
 
-async def _row(conn: asyncpg.Connection, session_id: str) -> asyncpg.Record:
-    return await conn.fetchrow(
-        "SELECT last_heartbeat_at, counted_until, paused_at, total_seconds, ended_at "
-        "FROM viewing_sessions WHERE id = $1", uuid.UUID(session_id))
+def viewing_day(instant: datetime) -> date:
+    return (instant - RESET).date()
 
 
-async def _check(parent, titles, clock, database_url, beats, educational):  # type: ignore[no-untyped-def]
+@dataclass
+class Session:
+    state: SessionState
+    total: Decimal
+    ended_at: datetime | None = None
+    charge_day: date | None = None  # the day its last charge went to (refunds go back there)
+    charge_educational: bool = False
+
+
+@dataclass
+class Day:
+    used: Decimal = Decimal(0)
+    educational: Decimal = Decimal(0)
+    granted: int = 0
+    unlimited: bool = False
+
+    def balance(self) -> Balance:
+        return Balance(self.used, self.educational, self.granted, self.unlimited)
+
+    def add(self, seconds: Decimal, educational: bool) -> None:
+        if educational:
+            self.educational += seconds
+        else:
+            self.used += seconds
+
+
+@dataclass
+class Ledger:
+    """What the database should hold, computed with the pure model only."""
+
+    limit_minutes: int
+    sessions: dict[str, Session] = field(default_factory=dict)
+    days: dict[date, Day] = field(default_factory=dict)
+
+    def limit(self, day: date, is_educational: bool) -> Limit:
+        return Limit(True, self.limit_minutes, True, self.days.get(day, Day()).balance())
+
+    def end(self, session: Session, now: datetime) -> None:
+        ending = end(session.state, now=now, rules=RULES)
+        session.ended_at = ending.at
+        session.total -= ending.refund
+        session.state = replace(session.state, counted_until=ending.counted_until)
+        if session.charge_day is not None and ending.refund > 0:
+            self.days[session.charge_day].add(-ending.refund, session.charge_educational)
+
+    def open(self, session_id: str, now: datetime, paused: bool, is_educational: bool) -> None:
+        for other in self.sessions.values():  # a child has one stream: a new one ends the rest
+            if other.ended_at is None:
+                self.end(other, now)
+        day = viewing_day(now)
+        c = first_charge(at=now, paused=paused, is_educational=is_educational,
+                         limit=self.limit(day, is_educational), rules=RULES)
+        self.days.setdefault(day, Day()).add(c.seconds, c.educational)
+        self.sessions[session_id] = Session(
+            SessionState(c.at, c.counted_until, c.paused_at, is_educational), c.seconds,
+            charge_day=None if c.counted_until is None else day, charge_educational=c.educational)
+
+    def beat(self, session: Session, now: datetime, paused: bool) -> None:
+        day = viewing_day(now)
+        c = charge(session.state, now=now, paused=paused,
+                   limit=self.limit(day, session.state.is_educational), rules=RULES)
+        self.days.setdefault(day, Day()).add(c.seconds, c.educational)
+        session.state = replace(session.state, last_heartbeat_at=c.at,
+                                counted_until=c.counted_until, paused_at=c.paused_at)
+        session.total += c.seconds
+        if c.seconds > 0:
+            session.charge_day, session.charge_educational = day, c.educational
+
+    def answer(self, now: datetime, is_educational: bool) -> dict[str, object]:
+        """What the player is told after a beat at `now`."""
+        balance = self.days[viewing_day(now)].balance()
+        remaining = remaining_seconds(self.limit_minutes, balance)
+        state = Enforcement.allowed if is_educational else enforcement_for(remaining)
+        return {"enforcement": state.value, "remaining_minutes": shown_remaining(remaining),
+                "used_minutes": minutes(balance.used_seconds), "is_educational": is_educational}
+
+
+class World:
+    """The child profile as the API and the database see it, and the model beside it."""
+
+    def __init__(self, parent, titles, clock, conn, kid: str) -> None:  # type: ignore[no-untyped-def]
+        self.parent, self.clock, self.conn, self.kid = parent, clock, conn, kid
+        self.titles = {"tv": titles.cartoon, "tablet": titles.documentary}
+        self.playing: dict[str, str] = {}  # device → the session id its player holds
+        self.ledger = Ledger(FIRST_LIMIT)
+        self.signed_in_at = clock.now()
+
+    async def advance(self, gap: float) -> None:
+        self.clock.advance(gap)
+        if self.clock.now() - self.signed_in_at > timedelta(minutes=50):  # tokens last 60
+            await self.parent.login()
+            self.signed_in_at = self.clock.now()
+
+    async def step(self, op: tuple) -> str:  # type: ignore[type-arg]
+        kind = op[0]
+        if kind in ("beat", "twice"):
+            _, gap, paused, device = op
+            await self.advance(gap)
+            return await self.beat(device, paused, parallel=kind == "twice")
+        if kind == "end":
+            return await self.end(op[1])
+        if kind == "grant":
+            return await self.grant(op[1])
+        return await self.change_limit(op[1])
+
+    async def beat(self, device: str, paused: bool, parallel: bool) -> str:
+        now, title = self.clock.now(), self.titles[device]
+        is_educational = device == "tablet"
+        session_id = self.playing.get(device)
+        if session_id is None:  # a first beat: opens a session (and ends the other device's)
+            r = await self.parent.beat(self.kid, title, is_paused=paused, device_id=device)
+            assert r.status_code == 200, r.text
+            session_id = r.json()["session_id"]
+            self.ledger.open(session_id, now, paused, is_educational)
+            self.playing[device] = session_id
+            answers = [r.json()]
+        else:
+            session = self.ledger.sessions[session_id]
+            copies = 2 if parallel else 1
+            rs = await asyncio.gather(*(
+                self.parent.beat(self.kid, title, session_id, is_paused=paused, device_id=device)
+                for _ in range(copies)))
+            if session.ended_at is not None:  # taken over by the other device, or ended
+                assert [r.status_code for r in rs] == [409] * copies, [r.text for r in rs]
+                del self.playing[device]
+                return f"{device}: 409"
+            assert [r.status_code for r in rs] == [200] * copies, [r.text for r in rs]
+            for _ in range(copies):  # the row lock serialises duplicates: the second pays 0
+                self.ledger.beat(session, now, paused)
+            answers = [r.json() for r in rs]
+        expected = self.ledger.answer(now, is_educational)
+        for answer in answers:
+            assert {k: answer[k] for k in expected} == expected, (answer, expected)
+        return f"{device}: {answers[-1]['enforcement']}"
+
+    async def end(self, device: str) -> str:
+        session_id = self.playing.pop(device, None)
+        if session_id is None:
+            return f"{device}: nothing to end"
+        session = self.ledger.sessions[session_id]
+        if session.ended_at is None:
+            self.ledger.end(session, self.clock.now())
+        r = await self.parent.end(session_id)
+        assert r.status_code == 200, r.text
+        assert Decimal(str(r.json()["total_seconds"])) == session.total, (r.json(), session)
+        return f"{device}: ended"
+
+    async def grant(self, grant_minutes: int | None) -> str:
+        r = await grant(self.parent, self.kid, minutes=grant_minutes)
+        assert r.status_code == 200, r.text
+        day = self.ledger.days.setdefault(viewing_day(self.clock.now()), Day())
+        if grant_minutes is None:
+            day.unlimited = True
+        else:
+            day.granted += grant_minutes * 60
+        return f"granted {grant_minutes}"
+
+    async def change_limit(self, limit_minutes: int) -> str:
+        r = await put_config(self.parent, self.kid, weekday_limit_minutes=limit_minutes,
+                             weekend_limit_minutes=limit_minutes)
+        assert r.status_code == 200, r.text
+        self.ledger.limit_minutes = limit_minutes
+        return f"limit {limit_minutes}"
+
+    async def check_rows(self, trail: list[str]) -> None:
+        for session_id, session in self.ledger.sessions.items():
+            row = await self.conn.fetchrow(
+                "SELECT last_heartbeat_at, counted_until, paused_at, total_seconds, ended_at "
+                "FROM viewing_sessions WHERE id = $1", uuid.UUID(session_id))
+            expected = {"last_heartbeat_at": session.state.last_heartbeat_at,
+                        "counted_until": session.state.counted_until,
+                        "paused_at": session.state.paused_at, "total_seconds": session.total,
+                        "ended_at": session.ended_at}
+            assert dict(row) == expected, (trail, session_id)
+        rows = await self.conn.fetch(
+            "SELECT reset_date, used_seconds, educational_seconds, granted_seconds, "
+            "is_unlimited_override FROM daily_balances WHERE profile_id = $1",
+            uuid.UUID(self.kid))
+        seen = {r["reset_date"]: Day(r["used_seconds"], r["educational_seconds"],
+                                     r["granted_seconds"], r["is_unlimited_override"])
+                for r in rows}
+        assert seen == self.ledger.days, trail
+
+
+async def _check(parent, titles, clock, database_url, steps, used_before) -> World:  # type: ignore[no-untyped-def]
     clock.set(START)
     await parent.login()
     kid = await parent.child(f"kid-{uuid.uuid4().hex[:8]}")
-    assert (await put_config(parent, kid, weekday_limit_minutes=LIMIT_MINUTES,
-                             weekend_limit_minutes=LIMIT_MINUTES)).status_code == 200
-    title = titles.documentary if educational else titles.cartoon
-    first = await parent.beat(kid, title)
-    assert first.status_code == 200, first.text
-    session_id = first.json()["session_id"]
+    r = await put_config(parent, kid, weekday_limit_minutes=FIRST_LIMIT,
+                         weekend_limit_minutes=FIRST_LIMIT)
+    assert r.status_code == 200, r.text
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        row = await _row(conn, session_id)
-        state = SessionState(row["last_heartbeat_at"], row["counted_until"], row["paused_at"],
-                             educational)
-        used = Decimal(0) if educational else Decimal(30)
-        total = row["total_seconds"]
-        for gap, paused in beats:
-            clock.advance(gap)
-            balance = Balance(used, Decimal(0), 0, False)
-            limit = Limit(True, LIMIT_MINUTES, True, balance)
-            expected = charge(state, now=clock.now(), paused=paused, limit=limit, rules=RULES)
-            r = await parent.beat(kid, title, session_id, is_paused=paused)
-            assert r.status_code == 200, r.text
-            row = await _row(conn, session_id)
-            step = f"gap {gap}, paused {paused}: expected {expected}, row {dict(row)}"
-            assert row["ended_at"] is None, step
-            assert row["counted_until"] == expected.counted_until, step
-            assert row["paused_at"] == expected.paused_at, step
-            assert row["last_heartbeat_at"] == expected.at, step
-            assert row["total_seconds"] - total == expected.seconds, step
-            if not expected.educational:
-                used += expected.seconds
-            after = Balance(used, Decimal(0), 0, False)
-            shown = "allowed" if expected.educational else enforcement_for(
-                remaining_seconds(LIMIT_MINUTES, after)).value
-            if expected.mode is Mode.blocked:
-                shown = "blocked"
-            assert r.json()["enforcement"] == shown, step
-            state = SessionState(row["last_heartbeat_at"], row["counted_until"],
-                                 row["paused_at"], educational)
-            total = row["total_seconds"]
+        world = World(parent, titles, clock, conn, kid)
+        for day, used in zip((viewing_day(START), viewing_day(START + RESET)), used_before,
+                             strict=True):
+            await conn.execute(
+                "INSERT INTO daily_balances (profile_id, reset_date, used_seconds, updated_at) "
+                "VALUES ($1, $2, $3, $4)", uuid.UUID(kid), day, used, START)
+            world.ledger.days[day] = Day(used=used)
+        trail: list[str] = []
+        for op in steps:
+            trail.append(f"{op} → {await world.step(op)}")
+            await world.check_rows(trail)
     finally:
         await conn.close()
+    return world
+
+
+async def test_a_session_that_paid_nothing_ends_with_nothing_paid(parent, titles, clock,
+                                                                  database_url):
+    """Found by the model: a blocked first beat pays nothing (counted_until NULL); when another
+    device took over, the statement ended it with counted_until = its end, as if paid."""
+    await _check(parent, titles, clock, database_url,
+                 [("beat", 0, False, "tv"), ("beat", 0, False, "tablet")],
+                 (Decimal(900), Decimal(0)))
+
+
+async def test_repeating_the_beat_that_used_the_day_up_changes_nothing(parent, titles, clock,
+                                                                       database_url):
+    """Found by the model: the repeat of the beat that paid the last seconds was a new beat
+    (blocked: it dropped the paid window), and a parallel repeat, which reads the balance as it
+    was before the first, was not: the two disagreed. A repeat now changes nothing, either way."""
+    world = await _check(parent, titles, clock, database_url,
+                         [("beat", 0, False, "tv"), ("twice", 1500, False, "tv"),
+                          ("beat", 0, False, "tv")], (Decimal(0), Decimal(870)))
+    (session,) = [s for s in world.ledger.sessions.values()]
+    paid_until = START + timedelta(seconds=1530)
+    assert (session.state.counted_until, session.total) == (paid_until, Decimal(60))
+    assert world.ledger.days[viewing_day(paid_until)].used == 900
 
 
 @settings(max_examples=_examples(25), deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(beats=BEATS, educational=st.booleans())
-async def test_the_statement_charges_what_the_model_charges(parent, titles, clock, database_url,
-                                                            beats, educational):
-    await _check(parent, titles, clock, database_url, beats, educational)
+@given(steps=STEPS, used_before=st.tuples(USED_BEFORE, USED_BEFORE))
+async def test_the_statements_charge_what_the_model_charges(parent, titles, clock, database_url,
+                                                             steps, used_before):
+    await _check(parent, titles, clock, database_url, steps, used_before)
 
 
 @pytest.mark.slow
 @settings(max_examples=_examples(250), deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(beats=BEATS, educational=st.booleans())
-async def test_the_statement_charges_what_the_model_charges_longer(parent, titles, clock,
-                                                                   database_url, beats,
-                                                                   educational):
-    await _check(parent, titles, clock, database_url, beats, educational)
+@given(steps=STEPS, used_before=st.tuples(USED_BEFORE, USED_BEFORE))
+async def test_the_statements_charge_what_the_model_charges_longer(parent, titles, clock,
+                                                                    database_url, steps,
+                                                                    used_before):
+    await _check(parent, titles, clock, database_url, steps, used_before)

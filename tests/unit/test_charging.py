@@ -93,3 +93,12 @@ def test_educational_time_on_a_non_exempt_profile_counts_as_used():
     strict = Limit(True, 60, False, EMPTY_BALANCE)
     c = charge(opened(is_educational=True), now=at(30), paused=False, limit=strict, rules=RULES)
     assert (c.educational, c.seconds) == (False, Decimal(30))
+
+
+def test_a_duplicate_of_the_beat_that_used_the_day_up_changes_nothing():
+    """Idempotent: the repeat of the beat that paid the last seconds is not a new beat."""
+    used_up = replace(CHILD, balance=Balance(Decimal(3600), Decimal(0), 0, False))
+    repeat = charge(opened(), now=T0, paused=False, limit=used_up, rules=RULES)
+    assert (repeat.mode, repeat.seconds, repeat.counted_until) == (Mode.continue_, 0, at(30))
+    later = charge(opened(), now=at(0.001), paused=False, limit=used_up, rules=RULES)
+    assert (later.mode, later.seconds, later.counted_until) == (Mode.blocked, 0, None)
