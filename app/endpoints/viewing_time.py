@@ -5,8 +5,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import account_id
+from app.domain.heartbeat import Beat
 from app.responses import json_response, parse_body, path_uuid
-from app.schemas import HeartbeatRequest
+from app.schemas import BalanceOut, EligibilityOut, HeartbeatRequest, SessionEndOut
 from app.services.viewing_time import ViewingTimeService
 
 
@@ -14,7 +15,11 @@ from app.services.viewing_time import ViewingTimeService
 async def heartbeat(request: Request,
                     viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     owner = account_id(request)
-    beat = await parse_body(request, HeartbeatRequest)
+    body = await parse_body(request, HeartbeatRequest)
+    beat = Beat(profile_id=body.profile_id, title_id=body.title_id, session_id=body.session_id,
+                device_id=body.device_id, device_type=body.device_type.value,
+                is_paused=body.is_paused)
+    # The answer's fields are HeartbeatResponse's: orjson writes the dataclass as it is.
     return json_response(await viewing.heartbeat(owner, beat))
 
 
@@ -22,18 +27,21 @@ async def heartbeat(request: Request,
 async def end_session(request: Request,
                       viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     owner = account_id(request)
-    return json_response(await viewing.end_session(owner, path_uuid(request, "session_id")))
+    ended = await viewing.end_session(owner, path_uuid(request, "session_id"))
+    return json_response(SessionEndOut.model_validate(ended))
 
 
 @inject
 async def balance(request: Request,
                   viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     owner = account_id(request)
-    return json_response(await viewing.balance(owner, path_uuid(request, "profile_id")))
+    balance = await viewing.balance(owner, path_uuid(request, "profile_id"))
+    return json_response(BalanceOut.model_validate(balance))
 
 
 @inject
 async def playback_eligible(request: Request,
                             viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     owner = account_id(request)
-    return json_response(await viewing.playback_eligible(owner, path_uuid(request, "profile_id")))
+    answer = await viewing.playback_eligible(owner, path_uuid(request, "profile_id"))
+    return json_response(EligibilityOut.model_validate(answer))

@@ -11,15 +11,15 @@ re-reads a row locked FOR UPDATE after the wait), so it charges nothing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 import asyncpg
 
 from app.database import HotPool
 from app.domain.balance import EMPTY_BALANCE, Balance
+from app.domain.heartbeat import EndedSession
 from app.models import CHILD_STREAM
 from app.repositories.named_sql import bind, nulls
 from app.repositories.profile_facts import LOAD_FACTS, LoadFacts
@@ -359,20 +359,20 @@ def balance_of(row: asyncpg.Record | None) -> Balance:
 
 @dataclass(frozen=True, slots=True)
 class BeatOutcome:
-    """What a heartbeat statement did. `found` False: no such session for this profile."""
+    """What a heartbeat statement did. `found` False: no such session for this profile.
+    `raced`: a concurrent first beat of the same child won; try again `serialized`."""
 
     found: bool
     ended: bool = False
     title_mismatch: bool = False
     is_educational: bool = False
     balance: Balance = EMPTY_BALANCE
+    raced: bool = False
+    round_trips: int = 1  # what it cost on the wire
 
 
-@dataclass(frozen=True, slots=True)
-class EndedSession:
-    session_id: uuid.UUID
-    total_seconds: Decimal
-    ended_at: datetime
+RACED = BeatOutcome(found=True, raced=True)
+SERIALIZED_ROUND_TRIPS = 4  # BEGIN, the advisory lock, the statement, COMMIT
 
 
 class HeartbeatRepository:
@@ -446,23 +446,28 @@ class HeartbeatStatements:
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
                            is_kids: bool, serialized: bool = False) -> BeatOutcome:
-        """Raises asyncpg.UniqueViolationError when a concurrent first beat of the same child
-        profile won the race for its one open session. The caller then retries `serialized`:
-        under a per-profile advisory lock, so racing devices take turns and each retry's fresh
-        snapshot sees (and ends) the session that won."""
+        """`raced` when a concurrent first beat of the same child profile won the race for its
+        one open session. The caller then retries `serialized`: under a per-profile advisory
+        lock, so racing devices take turns and each retry's fresh snapshot sees (and ends) the
+        session that won."""
         args = OpenSession(session_id, profile_id, account_id, title_id, now, is_paused, day,
                            limit_seconds, educational_exempt, is_kids, device_id, device_type,
                            self._interval, self._stale)
-        if serialized:
-            async with self._conn.transaction():
-                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(profile_id))
+        round_trips = SERIALIZED_ROUND_TRIPS if serialized else 1
+        try:
+            if serialized:
+                async with self._conn.transaction():
+                    await self._conn.execute("SELECT pg_advisory_xact_lock($1)",
+                                             _lock_key(profile_id))
+                    row = await self._conn.fetchrow(OPEN_SESSION, *args)
+            else:
                 row = await self._conn.fetchrow(OPEN_SESSION, *args)
-        else:
-            row = await self._conn.fetchrow(OPEN_SESSION, *args)
+        except asyncpg.UniqueViolationError:
+            return replace(RACED, round_trips=round_trips)
         if row is None:
-            return BeatOutcome(found=False)
+            return BeatOutcome(found=False, round_trips=round_trips)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
-                           balance=balance_of(row))
+                           balance=balance_of(row), round_trips=round_trips)
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
                           now: datetime) -> EndedSession | None:

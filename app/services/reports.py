@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from app.domain.balance import minutes
 from app.domain.clock import Clock
 from app.domain.errors import AccountGone, InvalidInput
 from app.domain.viewing_day import LimitConfig
@@ -30,7 +31,6 @@ from app.schemas import (
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
 from app.services.viewing_configs import limits_of
-from app.services.viewing_time import minutes
 
 HISTORY_DEFAULT_DAYS = 30
 HISTORY_MAX_SPAN_DAYS = 90

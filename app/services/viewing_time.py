@@ -13,16 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, NoReturn
 
-import asyncpg
-
-from app.domain.balance import (
-    Balance,
-    Enforcement,
-    enforcement_for,
-    minutes,
-    remaining_seconds,
-    shown_remaining,
-)
+from app.domain.balance import Balance
 from app.domain.clock import Clock
 from app.domain.errors import (
     DatabaseUnavailable,
@@ -34,16 +25,21 @@ from app.domain.errors import (
     SessionTitleMismatch,
     TitleNotFound,
 )
+from app.domain.heartbeat import (
+    ALWAYS_ELIGIBLE,
+    Beat,
+    BeatAnswer,
+    DayBalance,
+    Eligibility,
+    EndedSession,
+    adult_balance,
+    beat_answer,
+    day_balance,
+    eligibility,
+)
 from app.domain.profile import ProfileFacts
 from app.domain.viewing_day import DayInfo
 from app.repositories.heartbeats import BeatOutcome, HeartbeatRepository
-from app.schemas import (
-    BalanceOut,
-    EligibilityOut,
-    HeartbeatRequest,
-    HeartbeatResponse,
-    SessionEndOut,
-)
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
 
@@ -63,7 +59,7 @@ class ViewingTimeService:
     def _today(self, facts: ProfileFacts, now: datetime) -> DayInfo | None:
         return facts.limits.day_at(now) if facts.limits is not None else None
 
-    async def heartbeat(self, account_id: uuid.UUID, beat: HeartbeatRequest) -> HeartbeatResponse:
+    async def heartbeat(self, account_id: uuid.UUID, beat: Beat) -> BeatAnswer:
         started = time.perf_counter()
         try:
             response, round_trips = await self._heartbeat(account_id, beat)
@@ -79,28 +75,27 @@ class ViewingTimeService:
                                      profile_id=beat.profile_id)
         return response
 
-    async def _heartbeat(self, account_id: uuid.UUID,
-                         beat: HeartbeatRequest) -> tuple[HeartbeatResponse, int]:
+    async def _heartbeat(self, account_id: uuid.UUID, beat: Beat) -> tuple[BeatAnswer, int]:
+        """The answer, and the database round trips it took (the config load's included)."""
         facts, loaded = await self._configs.lookup_owned(beat.profile_id, account_id)
         if facts is None:
             raise ProfileNotFound()
-        statements = 1 + loaded
+        round_trips = int(loaded)  # a cache miss loaded the profile's facts: one round trip
         if beat.session_id is None:
             session_id = uuid.uuid4()
             for attempt in range(OPEN_RETRIES):
-                try:
-                    async with self._heartbeats.connected() as db:
-                        now = self._clock.now()  # each attempt acts at its own instant
-                        limit_minutes, common = self._beat_args(facts, beat, now)
-                        outcome = await db.open_session(
-                            session_id=session_id, account_id=account_id,
-                            device_id=beat.device_id, device_type=beat.device_type.value,
-                            serialized=attempt > 0, **common)
+                async with self._heartbeats.connected() as db:
+                    now = self._clock.now()  # each attempt acts at its own instant
+                    limit_minutes, common = self._beat_args(facts, beat, now)
+                    outcome = await db.open_session(
+                        session_id=session_id, account_id=account_id,
+                        device_id=beat.device_id, device_type=beat.device_type,
+                        serialized=attempt > 0, **common)
+                round_trips += outcome.round_trips
+                if not outcome.raced:
                     break
-                except asyncpg.UniqueViolationError:
-                    if attempt == OPEN_RETRIES - 1:
-                        raise
-                    statements += 4  # the retry: BEGIN, lock, statement, COMMIT
+            else:
+                raise RuntimeError(f"first beats kept racing for {OPEN_RETRIES} attempts")
             if not outcome.found:
                 raise TitleNotFound()
         else:
@@ -109,10 +104,14 @@ class ViewingTimeService:
                 now = self._clock.now()
                 limit_minutes, common = self._beat_args(facts, beat, now)
                 outcome = await db.continue_session(session_id=session_id, **common)
+            round_trips += outcome.round_trips
             self._raise_for(outcome)
-        return self._respond(session_id, facts, limit_minutes, outcome), statements
+        exempt = facts.limits is not None and facts.limits.educational_exempt
+        return beat_answer(session_id, is_kids=facts.is_kids, limit_minutes=limit_minutes,
+                           balance=outcome.balance, is_educational=outcome.is_educational,
+                           educational_exempt=exempt), round_trips
 
-    def _beat_args(self, facts: ProfileFacts, beat: HeartbeatRequest,
+    def _beat_args(self, facts: ProfileFacts, beat: Beat,
                    now: datetime) -> tuple[int | None, dict[str, Any]]:
         """The viewing day and limit at `now`, and the statement's arguments."""
         today = self._today(facts, now)
@@ -141,60 +140,33 @@ class ViewingTimeService:
         if outcome.title_mismatch:
             raise SessionTitleMismatch()
 
-    @staticmethod
-    def _respond(session_id: uuid.UUID, facts: ProfileFacts, limit_minutes: int | None,
-                 outcome: BeatOutcome) -> HeartbeatResponse:
-        balance = outcome.balance
-        remaining = remaining_seconds(limit_minutes, balance) if facts.is_kids else None
-        exempt_session = outcome.is_educational and facts.limits is not None \
-            and facts.limits.educational_exempt
-        # An exempt educational title is never counted against the limit, so it is never
-        # stopped by it either; the remaining time is still shown.
-        state = Enforcement.allowed if exempt_session else enforcement_for(remaining)
-        return HeartbeatResponse(session_id=session_id, enforcement=state,
-                                 remaining_minutes=shown_remaining(remaining),
-                                 used_minutes=minutes(balance.used_seconds),
-                                 is_educational=outcome.is_educational)
-
-    async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID) -> SessionEndOut:
+    async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID) -> EndedSession:
         async with self._heartbeats.connected() as db:
             ended = await db.end_session(session_id=session_id, account_id=account_id,
                                          now=self._clock.now())
         if ended is None:
             raise SessionNotFound()
-        return SessionEndOut(session_id=ended.session_id, total_seconds=float(ended.total_seconds),
-                             ended_at=ended.ended_at)
+        return ended
 
     async def _child_balance(self, facts: ProfileFacts) -> tuple[DayInfo, Balance]:
         today = self._today(facts, self._clock.now())
         assert today is not None
         return today, await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
 
-    async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> BalanceOut:
+    async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> DayBalance:
         facts = await self._configs.owned(profile_id, account_id)
         if not facts.is_kids:
-            return BalanceOut(profile_id=profile_id, is_child_profile=False, has_limits=False,
-                              used_minutes=0, educational_minutes=0, limit_minutes=None,
-                              remaining_minutes=None, is_unlimited_override=False,
-                              next_reset_at=None)
+            return adult_balance(profile_id)
         today, balance = await self._child_balance(facts)
-        remaining = remaining_seconds(today.limit_minutes, balance)
-        return BalanceOut(profile_id=profile_id, is_child_profile=True,
-                          has_limits=today.limit_minutes is not None,
-                          used_minutes=minutes(balance.used_seconds),
-                          educational_minutes=minutes(balance.educational_seconds),
-                          limit_minutes=today.limit_minutes,
-                          remaining_minutes=shown_remaining(remaining),
-                          is_unlimited_override=balance.is_unlimited_override,
-                          next_reset_at=today.next_reset_at)
+        return day_balance(profile_id, limit_minutes=today.limit_minutes, balance=balance,
+                           next_reset_at=today.next_reset_at)
 
     async def playback_eligible(self, account_id: uuid.UUID,
-                                profile_id: uuid.UUID) -> EligibilityOut:
+                                profile_id: uuid.UUID) -> Eligibility:
         try:
             facts = await self._configs.owned(profile_id, account_id)
             if not facts.is_kids:
-                return EligibilityOut(eligible=True, remaining_minutes=None, reason=None,
-                                      next_reset_at=None)
+                return ALWAYS_ELIGIBLE
             today, balance = await self._child_balance(facts)
         except DatabaseUnavailable as exc:
             self._fail_closed("eligibility", exc)
@@ -202,11 +174,8 @@ class ViewingTimeService:
             raise
         except Exception as exc:
             self._fail_closed("eligibility", exc)
-        remaining = remaining_seconds(today.limit_minutes, balance)
-        exhausted = remaining is not None and remaining <= 0
-        return EligibilityOut(eligible=not exhausted, remaining_minutes=shown_remaining(remaining),
-                              reason="viewing_time_exhausted" if exhausted else None,
-                              next_reset_at=today.next_reset_at)
+        return eligibility(limit_minutes=today.limit_minutes, balance=balance,
+                           next_reset_at=today.next_reset_at)
 
     async def sweep(self) -> int:
         """Close sessions silent for longer than the stale gap."""
