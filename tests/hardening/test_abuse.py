@@ -23,10 +23,10 @@ from app.database import asyncpg_dsn
 from app.main import create_app
 from app.services.clock import FrozenClock
 from containers import Container
-from tests.conftest import JWT_SECRET, make_settings
 from tests.hardening import probe
 from tests.support import api
 from tests.support.api import API, PASSWORD
+from tests.support.apps import JWT_SECRET, make_settings
 from tests.support.db import truncate_all
 
 pytestmark = pytest.mark.anyio

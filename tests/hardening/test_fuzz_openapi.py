@@ -46,8 +46,8 @@ from app.database import asyncpg_dsn
 from app.main import create_app
 from app.routes import ENDPOINTS
 from containers import Container
-from tests.conftest import make_settings
 from tests.support.api import API, PASSWORD
+from tests.support.apps import make_settings
 from tests.support.db import truncate_all
 
 FAST = int(os.environ.get("FUZZ_EXAMPLES", "15"))

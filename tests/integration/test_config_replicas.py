@@ -23,8 +23,8 @@ import pytest
 
 from app.database import ROOT
 from app.services.clock import FrozenClock
-from tests.conftest import JWT_SECRET
 from tests.support.api import API
+from tests.support.apps import JWT_SECRET
 from tests.support.parental import put_config
 
 pytestmark = pytest.mark.anyio

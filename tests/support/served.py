@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import JWT_SECRET
 from tests.support.api import API, PASSWORD
+from tests.support.apps import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
