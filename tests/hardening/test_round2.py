@@ -106,21 +106,14 @@ def test_a_stale_gap_shorter_than_the_interval_is_refused():
 async def test_serving_with_the_development_key_says_so_loudly(database_url, caplog):
     import logging
 
-    from asgi_lifespan import LifespanManager
-
-    from app.main import DEVELOPMENT_KEY_WARNING, create_app
-    from containers import Container
-    from tests.support.apps import make_settings
+    from app.main import DEVELOPMENT_KEY_WARNING
+    from tests.support.apps import running_app
 
     for secret, warned in ((None, True), ("y" * 40, False)):
-        container = Container()
-        container.settings.override(make_settings(database_url, jwt_secret=secret,
-                                                  demo_mode=True))
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="app.main"):
-            async with LifespanManager(create_app(container)):
+            async with running_app(database_url, jwt_secret=secret, demo_mode=True):
                 pass
-        container.unwire()
         found = [r for r in caplog.records if r.getMessage() == DEVELOPMENT_KEY_WARNING]
         assert (len(found) == 1) is warned
         if warned:
