@@ -10,16 +10,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from app.main import create_app
 from app.services.clock import FrozenClock
 from app.settings import Settings
 from containers import Container
 from tests.support import api
+from tests.support.apps import client_for, container_for, make_settings, serving
 from tests.support.db import scratch_database, truncate_all
-
-JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +28,6 @@ def anyio_backend() -> str:
 def database_url() -> Iterator[str]:
     with scratch_database(migrated=True) as url:
         yield url
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = dict(database_url=database_url, jwt_secret=JWT_SECRET,
-                                     bcrypt_rounds=4, db_pool_size=4,
-                                     db_retry_interval_seconds=0.2)
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -54,25 +43,20 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
-    c = Container()
-    c.settings.override(settings)
-    c.clock.override(clock)
-    yield c
-    c.unwire()
+    with container_for(settings, clock) as c:
+        yield c
 
 
 @pytest.fixture
 async def app(container: Container, database_url: str):  # type: ignore[no-untyped-def]
     await truncate_all(database_url)
-    application = create_app(container)
-    async with LifespanManager(application):
+    async with serving(container) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with client_for(app) as c:
         yield c
 
 

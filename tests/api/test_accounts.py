@@ -8,8 +8,8 @@ import jwt
 import pytest
 
 from app.services.clock import FrozenClock
-from tests.conftest import JWT_SECRET
 from tests.support.api import API, PASSWORD, signed_up
+from tests.support.apps import JWT_SECRET
 
 pytestmark = pytest.mark.anyio
 

@@ -18,11 +18,10 @@ import pytest
 from app.database import asyncpg_dsn
 from app.services.clock import FrozenClock
 from containers import Container
-from tests.conftest import make_settings
 from tests.deploy.pgbouncer import PgBouncer, find_pgbouncer
 from tests.support import api
+from tests.support.apps import running_app
 from tests.support.pgproxy import RoundTripProxy
-from tests.support.running import running_app
 
 SERVER_POOL = 2  # server connections PgBouncer may open to the database
 APP_POOL = 6  # client connections in each of the app's pools
@@ -72,11 +71,11 @@ async def bounced(pgbouncer: PgBouncer, deploy_database_url: str,
     """The app configured for the pooler; its pooled connections pass a round-trip counter."""
     proxy = RoundTripProxy(pgbouncer.url())
     await proxy.up()
-    settings = make_settings(proxy.url, db_statement_cache_size=0,
-                             database_listen_url=deploy_database_url, db_pool_size=APP_POOL)
     try:
-        async with running_app(settings, clock) as (client, container):
-            yield client, container, proxy
+        async with running_app(proxy.url, clock, db_statement_cache_size=0,
+                               database_listen_url=deploy_database_url,
+                               db_pool_size=APP_POOL) as running:
+            yield running.client, running.container, proxy
     finally:
         await proxy.close()
 

@@ -17,27 +17,19 @@ import uuid
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.database import asyncpg_dsn
-from app.main import create_app
 from app.services.clock import FrozenClock
-from containers import Container
-from tests.conftest import JWT_SECRET, make_settings
 from tests.hardening import probe
 from tests.support import api
 from tests.support.api import API, PASSWORD
+from tests.support.apps import JWT_SECRET, client_for, running_app
 from tests.support.db import truncate_all
 
 pytestmark = pytest.mark.anyio
 
 LOGIN = f"{API}/auth/login"
 REGISTER = f"{API}/auth/register"
-
-
-def from_address(app, address: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
@@ -49,9 +41,9 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.R
 async def test_ten_failures_for_one_email_throttle_it_from_every_address(app, client, clock):
     await api.signed_up(client, "victim@example.com")
     for i in range(10):
-        async with from_address(app, f"10.0.0.{i}") as c:
+        async with client_for(app, f"10.0.0.{i}") as c:
             assert (await login(c, "victim@example.com", "guess-%d" % i)).status_code == 401
-    async with from_address(app, "10.0.1.1") as c:
+    async with client_for(app, "10.0.1.1") as c:
         r = await login(c, "VICTIM@example.com ", PASSWORD)  # even the right password
         assert r.status_code == 429
         assert r.json() == {"detail": "Too many attempts; try again later"}
@@ -59,17 +51,17 @@ async def test_ten_failures_for_one_email_throttle_it_from_every_address(app, cl
         # Another account from the same fresh address is not affected.
         await api.signed_up(c, "bystander@example.com")
     clock.advance(600)
-    async with from_address(app, "10.0.1.2") as c:
+    async with client_for(app, "10.0.1.2") as c:
         r = await login(c, "victim@example.com", PASSWORD)
         assert r.status_code == 429 and int(r.headers["retry-after"]) == 300
     clock.advance(300)
-    async with from_address(app, "10.0.1.3") as c:
+    async with client_for(app, "10.0.1.3") as c:
         assert (await login(c, "victim@example.com", PASSWORD)).status_code == 200
 
 
 async def test_ten_failures_from_one_address_throttle_every_email_from_it(app, client):
     await api.signed_up(client, "real@example.com")
-    async with from_address(app, "192.0.2.7") as sprayer:
+    async with client_for(app, "192.0.2.7") as sprayer:
         for i in range(10):
             r = await login(sprayer, f"user{i}@example.com", "Summer2026!")
             assert r.status_code == 401
@@ -77,7 +69,7 @@ async def test_ten_failures_from_one_address_throttle_every_email_from_it(app, c
         assert r.status_code == 429 and "retry-after" in r.headers
         r = await sprayer.post(REGISTER, json={"email": "new@example.com", "password": PASSWORD})
         assert r.status_code == 429
-    async with from_address(app, "192.0.2.8") as neighbour:
+    async with client_for(app, "192.0.2.8") as neighbour:
         assert (await login(neighbour, "real@example.com", PASSWORD)).status_code == 200
 
 
@@ -85,11 +77,11 @@ async def test_a_right_password_clears_the_emails_count_but_not_the_addresss(app
     await api.signed_up(client, "forgetful@example.com")
     for round_ in range(3):  # 27 failures in all, never 10 in a row
         for i in range(9):
-            async with from_address(app, f"198.51.100.{round_ * 10 + i}") as c:
+            async with client_for(app, f"198.51.100.{round_ * 10 + i}") as c:
                 assert (await login(c, "forgetful@example.com", "nope")).status_code == 401
-        async with from_address(app, f"198.51.100.{200 + round_}") as c:
+        async with client_for(app, f"198.51.100.{200 + round_}") as c:
             assert (await login(c, "forgetful@example.com", PASSWORD)).status_code == 200
-    async with from_address(app, "203.0.113.1") as c:
+    async with client_for(app, "203.0.113.1") as c:
         for _ in range(9):
             assert (await login(c, "forgetful@example.com", "nope")).status_code == 401
         assert (await login(c, "forgetful@example.com", PASSWORD)).status_code == 200
@@ -99,7 +91,7 @@ async def test_a_right_password_clears_the_emails_count_but_not_the_addresss(app
 
 async def test_parallel_guesses_cannot_get_past_the_budget(app, client):
     await api.signed_up(client, "target@example.com")
-    async with from_address(app, "192.0.2.99") as c:
+    async with client_for(app, "192.0.2.99") as c:
         answers = await asyncio.gather(*(login(c, "target@example.com", f"guess-{i}")
                                          for i in range(40)))
     codes = sorted(r.status_code for r in answers)
@@ -108,14 +100,14 @@ async def test_parallel_guesses_cannot_get_past_the_budget(app, client):
 
 async def test_registration_probes_for_taken_emails_share_the_budget(app, client):
     await api.signed_up(client, "taken@example.com")
-    async with from_address(app, "192.0.2.50") as prober:
+    async with client_for(app, "192.0.2.50") as prober:
         for _ in range(10):
             r = await prober.post(REGISTER, json={"email": "taken@example.com",
                                                   "password": PASSWORD})
             assert r.status_code == 409
         r = await prober.post(REGISTER, json={"email": "other@example.com", "password": PASSWORD})
         assert r.status_code == 429
-    async with from_address(app, "192.0.2.51") as honest:
+    async with client_for(app, "192.0.2.51") as honest:
         for i in range(12):  # successful sign-ups never count
             r = await honest.post(REGISTER, json={"email": f"kid{i}@example.com",
                                                   "password": PASSWORD})
@@ -134,7 +126,7 @@ async def test_throttled_attempts_cost_no_bcrypt(app, client, container):
         return await verify(secret, hashed)
 
     hasher.verify = counting
-    async with from_address(app, "192.0.2.60") as c:
+    async with client_for(app, "192.0.2.60") as c:
         for _ in range(25):
             await login(c, "cheap@example.com", "nope")
     assert calls == 10
@@ -142,27 +134,22 @@ async def test_throttled_attempts_cost_no_bcrypt(app, client, container):
 
 async def test_the_limits_are_settings(database_url, clock):
     await truncate_all(database_url)
-    container = Container()
-    container.settings.override(make_settings(database_url, login_max_failures=3,
-                                              login_window_seconds=60))
-    container.clock.override(clock)
-    app = create_app(container)
-    async with LifespanManager(app), from_address(app, "192.0.2.70") as c:
+    async with running_app(database_url, clock, login_max_failures=3,
+                           login_window_seconds=60) as running, \
+            client_for(running.app, "192.0.2.70") as c:
         for _ in range(3):
             assert (await login(c, "x@example.com", "nope")).status_code == 401
         r = await login(c, "x@example.com", "nope")
         assert r.status_code == 429 and r.headers["retry-after"] == "60"
-    container.unwire()
 
 
 async def test_pin_guesses_spread_over_two_replicas_still_lock_after_five(database_url, clock):
     """The PIN counter lives in the database (app/repositories/pins.py), so a child cannot
     get more guesses by spreading them over replicas: two apps, 20 parallel wrong guesses."""
     await truncate_all(database_url)
-    first, app_a = await _app_with(database_url, clock)
-    second, app_b = await _app_with(database_url, clock)
-    async with LifespanManager(app_a), LifespanManager(app_b), \
-            from_address(app_a, "10.1.0.1") as a, from_address(app_b, "10.1.0.2") as b:
+    async with running_app(database_url, clock) as first, \
+            running_app(database_url, clock) as second, \
+            client_for(first.app, "10.1.0.1") as a, client_for(second.app, "10.1.0.2") as b:
         parent = await api.signed_up(a, "pin@example.com")
         pc = f"{API}/parental-controls"
         assert (await a.post(f"{pc}/pin", headers=parent.headers,
@@ -177,8 +164,6 @@ async def test_pin_guesses_spread_over_two_replicas_still_lock_after_five(databa
                                   json={"pin": "1234"})
             assert r.status_code == 403 and "locked_until" in r.json()
             assert r.headers["x-locked-until"]
-    first.unwire()
-    second.unwire()
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -287,13 +272,10 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
     (at once for a deletion made through the API, else within CONFIG_CACHE_TTL_SECONDS, 0.2 s
     of the service clock here). The catalog is not account data: any valid token may read a title."""
     await truncate_all(database_url)
-    container = Container()
-    container.settings.override(make_settings(database_url, config_cache_ttl_seconds=0.2))
-    container.clock.override(clock)
-    app = create_app(container)
-    async with LifespanManager(app), from_address(app, "127.0.0.1") as client:
-        owner, ids = await _owner_with_data(client, container)
-        await api.make_admin(container, owner)
+    async with running_app(database_url, clock, config_cache_ttl_seconds=0.2) as running, \
+            client_for(running.app, "127.0.0.1") as client:
+        owner, ids = await _owner_with_data(client, running.container)
+        await api.make_admin(running.container, owner)
         conn = await asyncpg.connect(asyncpg_dsn(database_url))
         await conn.execute("DELETE FROM accounts WHERE id = $1", uuid.UUID(owner.account_id))
         await conn.close()
@@ -310,26 +292,18 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
             if r.status_code == 401:
                 assert r.headers["www-authenticate"] == "Bearer", label
         assert await _rows(database_url) == before  # nothing was written for the ghost
-    container.unwire()
 
 
 # --- CORS -------------------------------------------------------------------------------------
-
-async def _app_with(database_url: str, clock: FrozenClock, **overrides: object):  # type: ignore[no-untyped-def]
-    container = Container()
-    container.settings.override(make_settings(database_url, **overrides))
-    container.clock.override(clock)
-    return container, create_app(container)
-
 
 PREFLIGHT = {"Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization,content-type"}
 
 
 async def test_cors_answers_only_configured_origins(database_url, clock):
-    container, app = await _app_with(database_url, clock,
-                                     cors_origins="https://parents.example.com")
-    async with LifespanManager(app), from_address(app, "127.0.0.1") as c:
+    async with running_app(database_url, clock,
+                           cors_origins="https://parents.example.com") as running, \
+            client_for(running.app, "127.0.0.1") as c:
         ok = await c.options(LOGIN, headers={"Origin": "https://parents.example.com", **PREFLIGHT})
         assert ok.status_code == 200
         assert ok.headers["access-control-allow-origin"] == "https://parents.example.com"
@@ -344,7 +318,6 @@ async def test_cors_answers_only_configured_origins(database_url, clock):
         assert "access-control-allow-origin" not in simple.headers
         simple = await c.get("/healthz", headers={"Origin": "https://parents.example.com"})
         assert simple.headers["access-control-allow-origin"] == "https://parents.example.com"
-    container.unwire()
 
 
 async def test_no_cors_headers_at_all_without_configured_origins(client):

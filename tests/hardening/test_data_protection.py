@@ -18,14 +18,13 @@ import pytest
 from app.database import asyncpg_dsn
 from app.repositories.retention import RetentionRepository
 from app.services.clock import FrozenClock
-from tests.conftest import JWT_SECRET
-from tests.support.served import ROOT, ServedApp
-from tests.hardening.apps import running_app
 from tests.hardening.ledger import assert_balanced
 from tests.support import api
 from tests.support.api import API
+from tests.support.apps import JWT_SECRET, running_app
 from tests.support.db import truncate_all
 from tests.support.parental import grant, put_config, set_pin
+from tests.support.served import ROOT, ServedApp
 
 pytestmark = pytest.mark.anyio
 

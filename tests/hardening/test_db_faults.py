@@ -30,9 +30,9 @@ import pytest
 from app.database import asyncpg_dsn
 from app.migrations import upgrade
 from app.services.clock import FrozenClock
-from tests.hardening.apps import Running, running_app
 from tests.hardening.ledger import assert_balanced
 from tests.support import api
+from tests.support.apps import Running, running_app
 from tests.support.db import create_database, truncate_all
 from tests.support.parental import put_config
 from tests.support.pgproxy import RoundTripProxy

@@ -43,11 +43,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.database import asyncpg_dsn
-from app.main import create_app
 from app.routes import ENDPOINTS
-from containers import Container
-from tests.conftest import make_settings
 from tests.support.api import API, PASSWORD
+from tests.support.apps import unstarted_app
 from tests.support.db import truncate_all
 
 FAST = int(os.environ.get("FUZZ_EXAMPLES", "15"))
@@ -133,34 +131,30 @@ class World:
         self.ids.update(profile_id=kid, session_id=beat["session_id"])
 
 
-def _app(database_url: str) -> tuple[Container, Any]:
-    container = Container()
-    container.settings.override(make_settings(database_url))
-    return container, create_app(container)
-
-
 @pytest.fixture(scope="module")
 def state(database_url: str) -> Iterator[tuple[Digests, dict[str, str], dict[str, str]]]:
     """The accounts, tokens and ids every test of the module shares (tokens stay valid: same
     key, system clock)."""
     asyncio.run(truncate_all(database_url))
     digests = Digests(database_url)
-    container, app = _app(database_url)
-    with asgi.get_client(app) as client:  # runs the app's lifespan on schemathesis' loop
-        w = World(client, digests)
-        w.sign_up("owner")
-        w.sign_up("stranger")
-        owner_id = w.client.get(f"{API}/me", headers={
-            "Authorization": f"Bearer {w.tokens['owner']}"}).json()["id"]
-        digests.execute("UPDATE accounts SET is_admin = true WHERE id = $1", uuid.UUID(owner_id))
-        title = str(uuid.uuid4())
-        w.client.put(f"{API}/admin/titles", headers={"Authorization": f"Bearer {w.tokens['owner']}"},
-                     json={"titles": [{"id": title, "title": "Cartoon", "is_educational": False}]})
-        w.ids["title_id"] = title
-        w.ensure_owner_data()
-        w.post(f"{API}/parental-controls/pin", {"new_pin": "1234"}, "owner")
-    asgi.shutdown_lifespans()
-    container.unwire()
+    with unstarted_app(database_url) as app:
+        with asgi.get_client(app) as client:  # runs the app's lifespan on schemathesis' loop
+            w = World(client, digests)
+            w.sign_up("owner")
+            w.sign_up("stranger")
+            owner_id = w.client.get(f"{API}/me", headers={
+                "Authorization": f"Bearer {w.tokens['owner']}"}).json()["id"]
+            digests.execute("UPDATE accounts SET is_admin = true WHERE id = $1",
+                            uuid.UUID(owner_id))
+            title = str(uuid.uuid4())
+            w.client.put(f"{API}/admin/titles",
+                         headers={"Authorization": f"Bearer {w.tokens['owner']}"},
+                         json={"titles": [{"id": title, "title": "Cartoon",
+                                           "is_educational": False}]})
+            w.ids["title_id"] = title
+            w.ensure_owner_data()
+            w.post(f"{API}/parental-controls/pin", {"new_pin": "1234"}, "owner")
+        asgi.shutdown_lifespans()
     yield digests, w.tokens, w.ids
     digests.close()
     if os.environ.get("FUZZ_STATS"):
@@ -173,13 +167,12 @@ def world(database_url: str, state) -> Iterator[World]:  # type: ignore[no-untyp
     """A fresh app per test: schemathesis' pytest plugin ends every ASGI lifespan after each
     test, and a container's singletons do not survive a restart of their resources."""
     digests, tokens, ids = state
-    container, app = _app(database_url)
-    with asgi.get_client(app) as client:
-        w = World(client, digests, tokens, ids)
-        w.schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-        yield w
-    asgi.shutdown_lifespans()
-    container.unwire()
+    with unstarted_app(database_url) as app:
+        with asgi.get_client(app) as client:
+            w = World(client, digests, tokens, ids)
+            w.schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+            yield w
+        asgi.shutdown_lifespans()
 
 
 # Not "/", "#", "?" or dot segments: those change which URL is requested, not the id in it.

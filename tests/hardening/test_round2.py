@@ -106,21 +106,14 @@ def test_a_stale_gap_shorter_than_the_interval_is_refused():
 async def test_serving_with_the_development_key_says_so_loudly(database_url, caplog):
     import logging
 
-    from asgi_lifespan import LifespanManager
-
-    from app.main import DEVELOPMENT_KEY_WARNING, create_app
-    from containers import Container
-    from tests.conftest import make_settings
+    from app.main import DEVELOPMENT_KEY_WARNING
+    from tests.support.apps import running_app
 
     for secret, warned in ((None, True), ("y" * 40, False)):
-        container = Container()
-        container.settings.override(make_settings(database_url, jwt_secret=secret,
-                                                  demo_mode=True))
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="app.main"):
-            async with LifespanManager(create_app(container)):
+            async with running_app(database_url, jwt_secret=secret, demo_mode=True):
                 pass
-        container.unwire()
         found = [r for r in caplog.records if r.getMessage() == DEVELOPMENT_KEY_WARNING]
         assert (len(found) == 1) is warned
         if warned:
@@ -154,17 +147,16 @@ async def _assert_fails_closed(client, container) -> None:
 
 
 async def test_fail_closed_with_the_database_down_since_start_up(database_url, clock):
-    from tests.conftest import make_settings
+    from tests.support.apps import running_app
     from tests.support.pgproxy import RoundTripProxy
-    from tests.support.running import running_app
 
     proxy = RoundTripProxy(database_url)
     await proxy.up()
     url = proxy.url
     await proxy.down()
     try:
-        async with running_app(make_settings(url), clock) as (client, container):
-            await _assert_fails_closed(client, container)
+        async with running_app(url, clock) as running:
+            await _assert_fails_closed(running.client, running.container)
     finally:
         await proxy.close()
 
@@ -178,12 +170,11 @@ def unmigrated_url():
 
 
 async def test_fail_closed_on_a_database_that_is_not_migrated(unmigrated_url, clock):
-    from tests.conftest import make_settings
-    from tests.support.running import running_app
+    from tests.support.apps import running_app
 
-    async with running_app(make_settings(unmigrated_url), clock) as (client, container):
-        assert (await client.get("/readyz")).status_code == 503
-        await _assert_fails_closed(client, container)
+    async with running_app(unmigrated_url, clock) as running:
+        assert (await running.client.get("/readyz")).status_code == 503
+        await _assert_fails_closed(running.client, running.container)
 
 
 # --- the error path: async handlers, 500s inside the observer, 503 only for the database --------

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.services.clock import FrozenClock
-from tests.conftest import make_settings
+from tests.support.apps import running_app
 from tests.support.db import truncate_all
 from tests.support.pgproxy import RoundTripProxy
-from tests.support.running import running_app
 
 
 @pytest.fixture
@@ -17,7 +16,7 @@ async def proxied(database_url, clock: FrozenClock):  # type: ignore[no-untyped-
     proxy = RoundTripProxy(database_url)
     await proxy.up()
     try:
-        async with running_app(make_settings(proxy.url), clock) as (client, container):
-            yield proxy, client, container
+        async with running_app(proxy.url, clock) as running:
+            yield proxy, running.client, running.container
     finally:
         await proxy.close()

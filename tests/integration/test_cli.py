@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from app.database import asyncpg_dsn
-from tests.conftest import JWT_SECRET
+from tests.support.apps import JWT_SECRET
 from tests.support.db import scratch_database
 
 

@@ -9,11 +9,6 @@ module-global, so two containers cannot serve side by side in one process.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -21,11 +16,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from app.database import ROOT
 from app.services.clock import FrozenClock
-from tests.conftest import JWT_SECRET
 from tests.support.api import API
 from tests.support.parental import put_config
+from tests.support.served import ServedApp
 
 pytestmark = pytest.mark.anyio
 
@@ -36,44 +30,18 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime.now(UTC))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def replica(database_url: str,
                   app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """A second instance, started after this test's app (which truncates the tables)."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET,
-           "CONFIG_CACHE_TTL_SECONDS": "3600", "DB_POOL_SIZE": "2", "LOG_LEVEL": "WARNING"}
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = ServedApp(database_url=database_url, CONFIG_CACHE_TTL_SECONDS="3600",
+                       LOG_LEVEL="WARNING")
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"replica did not start:\n{log.read().decode(errors='replace')}")
-                await asyncio.sleep(0.1)
+        await server.started()  # not start(): this test's app runs on the same event loop
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
             yield client
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.close(grace=15)
 
 
 async def test_a_config_change_reaches_the_other_replica_on_its_next_heartbeat(

@@ -51,23 +51,22 @@ async def test_heartbeat_and_eligibility_fail_closed_then_recover(proxied, clock
 
 
 async def test_service_starts_and_stays_live_while_the_database_is_down(database_url, clock):
-    from tests.conftest import make_settings
+    from tests.support.apps import running_app
     from tests.support.pgproxy import RoundTripProxy
-    from tests.support.running import running_app
 
     proxy = RoundTripProxy(database_url)
     await proxy.up()
     url = proxy.url
     await proxy.down()
     try:
-        async with running_app(make_settings(url)) as (client, _):
-            assert (await client.get("/healthz")).json() == {"status": "ok"}
-            assert (await client.get("/readyz")).status_code == 503
+        async with running_app(url) as running:
+            assert (await running.client.get("/healthz")).json() == {"status": "ok"}
+            assert (await running.client.get("/readyz")).status_code == 503
             await proxy.up()
             for _ in range(50):
-                if (await client.get("/readyz")).status_code == 200:
+                if (await running.client.get("/readyz")).status_code == 200:
                     break
                 await asyncio.sleep(0.1)
-            assert (await client.get("/readyz")).status_code == 200
+            assert (await running.client.get("/readyz")).status_code == 200
     finally:
         await proxy.close()

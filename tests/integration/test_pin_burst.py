@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_settings
+from tests.support.apps import make_settings
 from tests.support.parental import set_pin, verify
 
 pytestmark = pytest.mark.anyio

@@ -6,6 +6,7 @@ next log write then blocks its event loop, hanging every request.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import JWT_SECRET
 from tests.support.api import API, PASSWORD
+from tests.support.apps import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,22 +41,47 @@ class ServedApp:
         self._log = tempfile.NamedTemporaryFile(prefix="vts-served-", suffix=".log", delete=False)
 
     def start(self, *, timeout: float = 30, workers: int = 1) -> ServedApp:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
+        """Launch it and wait until /readyz answers 200."""
+        deadline = self._launch(timeout, workers)
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited at start-up:\n{self.output()}")
+            self._check_running()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        raise self._not_ready(timeout)
+
+    async def started(self, *, within: float = 30, workers: int = 1) -> ServedApp:
+        """start() without blocking the event loop, for a test whose in-process app runs on it."""
+        deadline = self._launch(within, workers)
+        async with httpx.AsyncClient(timeout=1) as client:
+            while time.monotonic() < deadline:
+                self._check_running()
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise self._not_ready(within)
+
+    def _launch(self, timeout: float, workers: int) -> float:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers)],
+            cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
+        return time.monotonic() + timeout
+
+    def _check_running(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"the server exited at start-up:\n{self.output()}")
+
+    def _not_ready(self, timeout: float) -> AssertionError:
         self.stop()
-        raise AssertionError(f"the server was not ready within {timeout} s:\n{self.output()}")
+        return AssertionError(f"the server was not ready within {timeout} s:\n{self.output()}")
 
     def terminate(self) -> None:
         assert self.process is not None
@@ -68,13 +94,22 @@ class ServedApp:
     def output(self) -> str:
         return Path(self._log.name).read_text(errors="replace")
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+    def stop(self, *, grace: float = 0) -> None:
+        """End it if it still runs: with `grace`, SIGTERM and that many seconds to exit first."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if grace:
+            self.terminate()
+            try:
+                self.process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        self.process.kill()
+        self.process.wait(timeout=10)
 
-    def close(self) -> None:
-        self.stop()
+    def close(self, *, grace: float = 0) -> None:
+        self.stop(grace=grace)
         self._log.close()
         Path(self._log.name).unlink(missing_ok=True)
 
