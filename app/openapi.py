@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.endpoints.access import Access
 from app.routes import Endpoint
 
 ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -39,13 +40,14 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         schema = {"type": "array", "items": _ref(e.response)} if e.many else _ref(e.response)
         ok["content"] = {"application/json": {"schema": schema}}
     responses: dict[str, Any] = {str(e.status): ok}
-    codes = set(e.errors) | ({401} if e.auth else set()) | ({400, 413, 422} if e.body else set())
+    signed_in = e.access is not Access.anonymous
+    codes = set(e.errors) | ({401} if signed_in else set()) | ({400, 413, 422} if e.body else set())
     codes |= {422} if params else set()  # a path id that is not a UUID
     for code in sorted(codes):
         responses[str(code)] = {"description": DESCRIPTIONS.get(code, "Error"),
                                 "content": {"application/json": {"schema": ERROR}}}
     op["responses"] = responses
-    if e.auth:
+    if signed_in:
         op["security"] = [{"bearer": []}]
     return op
 

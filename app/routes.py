@@ -10,10 +10,12 @@ from starlette.routing import Route
 
 from app import schemas as s
 from app.endpoints import accounts, catalog, metrics, operations, parental, viewing_time
+from app.endpoints.access import Access, guarded
 
 API = "/api/v1"
 PC = f"{API}/parental-controls"
 TITLES_UPSERT_PATH = f"{API}/admin/titles"
+ANYONE, ADMIN = Access.anonymous, Access.admin  # the default: Access.account
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,16 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     many: bool = False  # the response is a list of `response`
-    auth: bool = True
+    access: Access = Access.account
     errors: tuple[int, ...] = field(default=())
     query: type[BaseModel] | None = None  # query-string parameters, one per field
 
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", f"{API}/auth/register", accounts.register, "Create an account",
-             s.Credentials, s.AccountOut, 201, auth=False, errors=(409, 422, 429)),
+             s.Credentials, s.AccountOut, 201, access=ANYONE, errors=(409, 422, 429)),
     Endpoint("POST", f"{API}/auth/login", accounts.login, "Sign in and get a bearer token",
-             s.LoginRequest, s.TokenOut, auth=False, errors=(401, 422, 429)),
+             s.LoginRequest, s.TokenOut, access=ANYONE, errors=(401, 422, 429)),
     Endpoint("GET", f"{API}/me", accounts.me, "The signed-in account", response=s.MeOut),
     Endpoint("GET", f"{API}/profiles", catalog.list_profiles, "The caller's profiles",
              response=s.ProfileOut, many=True),
@@ -46,7 +48,7 @@ ENDPOINTS: list[Endpoint] = [
              "Delete a profile and all its viewing data", status=204, errors=(404,)),
     Endpoint("PUT", TITLES_UPSERT_PATH, catalog.upsert_titles,
              "Upsert up to 10,000 titles (admin)", s.TitlesUpsert, s.UpsertedOut,
-             errors=(403, 422)),
+             errors=(403, 422), access=ADMIN),
     Endpoint("GET", f"{API}/titles/{{title_id}}", catalog.get_title, "One title",
              response=s.TitleOut, errors=(404,)),
     Endpoint("POST", f"{API}/viewing-time/heartbeat", viewing_time.heartbeat,
@@ -91,17 +93,17 @@ ENDPOINTS: list[Endpoint] = [
              "The last 7 viewing days of every child profile", response=s.WeeklyReportOut),
     Endpoint("GET", f"{API}/admin/metrics", metrics.admin_metrics,
              "Heartbeat, config cache and weekly report figures (admin)",
-             response=s.PerformanceMetrics, errors=(403,)),
-    Endpoint("GET", "/metrics", metrics.prometheus, "Prometheus text format", auth=False),
-    Endpoint("GET", "/healthz", operations.healthz, "Process alive", auth=False),
+             response=s.PerformanceMetrics, errors=(403,), access=ADMIN),
+    Endpoint("GET", "/metrics", metrics.prometheus, "Prometheus text format", access=ANYONE),
+    Endpoint("GET", "/healthz", operations.healthz, "Process alive", access=ANYONE),
     Endpoint("GET", "/readyz", operations.readyz, "Database reachable and migrated",
-             auth=False, errors=(503,)),
-    Endpoint("GET", "/openapi.json", operations.openapi, "This document", auth=False),
+             access=ANYONE, errors=(503,)),
+    Endpoint("GET", "/openapi.json", operations.openapi, "This document", access=ANYONE),
 ]
 
 
-PUBLIC_PATHS = frozenset(e.path for e in ENDPOINTS if not e.auth)
+PUBLIC_PATHS = frozenset(e.path for e in ENDPOINTS if e.access is Access.anonymous)
 
 
 def routes() -> list[Route]:
-    return [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
+    return [Route(e.path, guarded(e.handler, e.access), methods=[e.method]) for e in ENDPOINTS]

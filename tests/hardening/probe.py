@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.endpoints.access import Access
 from app.routes import ENDPOINTS, Endpoint
 
 
@@ -41,7 +42,7 @@ BODIES: dict[str, object] = {
 
 
 def authenticated() -> list[Endpoint]:
-    return [e for e in ENDPOINTS if e.auth]
+    return [e for e in ENDPOINTS if e.access is not Access.anonymous]
 
 
 def path_of(endpoint: Endpoint, ids: Ids) -> str:
