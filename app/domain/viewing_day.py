@@ -51,6 +51,21 @@ class LimitConfig:
     previous_rule: DayRule | None = None
     effective_from: datetime | None = None
 
+    @classmethod
+    def stored(cls, *, weekday_limit_minutes: int | None, weekend_limit_minutes: int | None,
+               educational_exempt: bool, timezone: str, reset_hour: int,
+               previous_timezone: str | None, previous_reset_hour: int | None,
+               effective_from: datetime | None) -> LimitConfig:
+        """From the config as it is stored (zone names, hours), wherever it was read."""
+        previous = None
+        if previous_reset_hour is not None and previous_timezone is not None:
+            previous = DayRule(ZoneInfo(previous_timezone), previous_reset_hour)
+        return cls(weekday_limit_minutes=weekday_limit_minutes,
+                   weekend_limit_minutes=weekend_limit_minutes,
+                   educational_exempt=educational_exempt,
+                   rule=DayRule(ZoneInfo(timezone), reset_hour), previous_rule=previous,
+                   effective_from=effective_from)
+
     def rule_at(self, instant: datetime) -> DayRule:
         if self.previous_rule is not None and self.effective_from is not None \
                 and instant < self.effective_from:

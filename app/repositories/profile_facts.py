@@ -7,13 +7,12 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from app.database import HotPool
 from app.domain.profile import ProfileFacts
-from app.domain.viewing_day import DayRule, LimitConfig
+from app.domain.viewing_day import LimitConfig
 from app.repositories.named_sql import bind
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
@@ -45,17 +44,13 @@ class ProfileFactsRepository:
         if row["is_kids"]:
             if row["reset_hour"] is None:
                 raise LookupError(f"child profile {profile_id} has no viewing-time config")
-            previous = None
-            if row["previous_reset_hour"] is not None:
-                previous = DayRule(ZoneInfo(row["previous_timezone"]), row["previous_reset_hour"])
-            limits = LimitConfig(
+            limits = LimitConfig.stored(
                 weekday_limit_minutes=row["weekday_limit_minutes"],
                 weekend_limit_minutes=row["weekend_limit_minutes"],
-                educational_exempt=row["educational_exempt"],
-                rule=DayRule(ZoneInfo(row["timezone"]), row["reset_hour"]),
-                previous_rule=previous,
-                effective_from=row["effective_from"],
-            )
+                educational_exempt=row["educational_exempt"], timezone=row["timezone"],
+                reset_hour=row["reset_hour"], previous_timezone=row["previous_timezone"],
+                previous_reset_hour=row["previous_reset_hour"],
+                effective_from=row["effective_from"])
         return ProfileFacts(profile_id=row["id"], account_id=row["account_id"], name=row["name"],
                             is_kids=row["is_kids"], limits=limits)
 

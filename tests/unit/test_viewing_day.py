@@ -67,3 +67,15 @@ def test_a_later_reset_hour_does_not_bring_back_the_day_that_ended():
     info = config.day_at(datetime(2026, 3, 5, 6, 0, tzinfo=UTC))  # 07:00: before the new 08:00
     assert info.day == date(2026, 3, 5)
     assert info.next_reset_at == datetime(2026, 3, 6, 7, 0, tzinfo=UTC)  # Friday 08:00 Berlin
+
+
+def test_a_stored_config_becomes_its_rules_with_the_previous_one_only_when_pending():
+    switch = datetime(2026, 3, 5, 5, 0, tzinfo=UTC)
+    stored = dict(weekday_limit_minutes=60, weekend_limit_minutes=None, educational_exempt=True,
+                  timezone="Europe/Berlin", reset_hour=7, effective_from=switch)
+    pending = LimitConfig.stored(**stored, previous_timezone="UTC", previous_reset_hour=5)
+    assert pending.rule == DayRule(ZoneInfo("Europe/Berlin"), 7)
+    assert pending.previous_rule == DayRule(ZoneInfo("UTC"), 5)
+    assert (pending.limit_for(switch.date()), pending.effective_from) == (60, switch)
+    settled = LimitConfig.stored(**stored, previous_timezone=None, previous_reset_hour=None)
+    assert settled.previous_rule is None
