@@ -12,6 +12,8 @@ from app.schemas import (
     HistoryQuery,
     PinReset,
     PinSet,
+    PinStatusOut,
+    PinVerifiedOut,
     PinVerify,
     ViewingTimeConfigUpdate,
 )
@@ -23,7 +25,7 @@ from app.services.viewing_configs import ViewingConfigService
 
 @inject
 async def pin_status(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
-    return json_response(await pins.status(account_id(request)))
+    return json_response(PinStatusOut.model_validate(await pins.status(account_id(request))))
 
 
 @inject
@@ -38,7 +40,7 @@ async def set_pin(request: Request, pins: PinService = Provide["pin_service"]) -
 async def verify_pin(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
     owner = account_id(request)
     body = await parse_body(request, PinVerify)
-    return json_response(await pins.verify(owner, body.pin))
+    return json_response(PinVerifiedOut.model_validate(await pins.verify(owner, body.pin)))
 
 
 @inject
