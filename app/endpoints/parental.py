@@ -8,6 +8,8 @@ from app.auth import account_id
 from app.responses import json_response, parse_body, path_uuid
 from app.schemas import (
     DetailOut,
+    GrantOut,
+    GrantRecordOut,
     GrantRequest,
     HistoryQuery,
     PinReset,
@@ -73,14 +75,17 @@ async def grant(request: Request, grants: GrantService = Provide["grant_service"
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
     body = await parse_body(request, GrantRequest)
-    return json_response(await grants.grant(owner, profile_id, body))
+    granted = await grants.grant(owner, profile_id, minutes=body.minutes, pin=body.pin,
+                                 pin_token=body.pin_token)
+    return json_response(GrantOut.model_validate(granted))
 
 
 @inject
 async def list_grants(request: Request,
                       grants: GrantService = Provide["grant_service"]) -> Response:
     owner = account_id(request)
-    return json_response(await grants.list(owner, path_uuid(request, "profile_id")))
+    return json_response([GrantRecordOut.model_validate(g)
+                          for g in await grants.list(owner, path_uuid(request, "profile_id"))])
 
 
 def _history_query(request: Request) -> HistoryQuery:
