@@ -5,6 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import account_id
+from app.domain.configs import ConfigChange
 from app.responses import json_response, parse_body, path_uuid
 from app.schemas import (
     DetailOut,
@@ -17,6 +18,7 @@ from app.schemas import (
     PinStatusOut,
     PinVerifiedOut,
     PinVerify,
+    ViewingTimeConfigOut,
     ViewingTimeConfigUpdate,
 )
 from app.services.grants import GrantService
@@ -57,7 +59,8 @@ async def reset_pin(request: Request, pins: PinService = Provide["pin_service"])
 async def get_config(request: Request,
                      configs: ViewingConfigService = Provide["viewing_config_service"]) -> Response:
     owner = account_id(request)
-    return json_response(await configs.get(owner, path_uuid(request, "profile_id")))
+    config = await configs.get(owner, path_uuid(request, "profile_id"))
+    return json_response(ViewingTimeConfigOut.model_validate(config))
 
 
 @inject
@@ -67,7 +70,9 @@ async def update_config(request: Request,
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
     body = await parse_body(request, ViewingTimeConfigUpdate)
-    return json_response(await configs.update(owner, profile_id, body))
+    config = await configs.update(owner, profile_id, ConfigChange(**body.changes()),
+                                  pin_token=body.pin_token)
+    return json_response(ViewingTimeConfigOut.model_validate(config))
 
 
 @inject
