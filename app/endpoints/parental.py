@@ -18,8 +18,10 @@ from app.schemas import (
     PinStatusOut,
     PinVerifiedOut,
     PinVerify,
+    ViewingHistoryOut,
     ViewingTimeConfigOut,
     ViewingTimeConfigUpdate,
+    WeeklyReportOut,
 )
 from app.services.grants import GrantService
 from app.services.pins import PinService
@@ -104,10 +106,13 @@ async def history(request: Request,
                   reports: ReportService = Provide["report_service"]) -> Response:
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
-    return json_response(await reports.history(owner, profile_id, _history_query(request)))
+    query = _history_query(request)
+    found = await reports.history(owner, profile_id, from_date=query.from_date,
+                                  to_date=query.to_date)
+    return json_response(ViewingHistoryOut.model_validate(found))
 
 
 @inject
 async def weekly_report(request: Request,
                         reports: ReportService = Provide["report_service"]) -> Response:
-    return json_response(await reports.weekly(account_id(request)))
+    return json_response(WeeklyReportOut.model_validate(await reports.weekly(account_id(request))))
