@@ -7,6 +7,7 @@ from starlette.responses import Response
 from app.auth import account_id
 from app.prometheus import PrometheusExporter
 from app.responses import json_response
+from app.schemas import PerformanceMetrics
 from app.services.accounts import AccountService
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
@@ -18,7 +19,7 @@ async def admin_metrics(request: Request,
                         metrics: MetricsCollector = Provide["metrics"],
                         configs: ConfigProvider = Provide["config_provider"]) -> Response:
     await accounts.require_admin(account_id(request))
-    return json_response(metrics.performance(cache=configs))
+    return json_response(PerformanceMetrics.model_validate(metrics.performance(cache=configs)))
 
 
 @inject
