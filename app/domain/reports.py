@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from app.domain.balance import minutes
 from app.domain.configs import ViewingConfig
 
 
@@ -26,7 +27,7 @@ class Child:
 
 @dataclass(frozen=True, slots=True)
 class WatchedSession:
-    """A viewing session as stored, with its title's name."""
+    """A viewing session as stored, with its title's name; history lists it as it is."""
 
     session_id: uuid.UUID
     title_id: uuid.UUID
@@ -36,6 +37,10 @@ class WatchedSession:
     started_at: datetime
     ended_at: datetime | None
     total_seconds: Decimal
+
+    @property
+    def duration_minutes(self) -> float:
+        return minutes(self.total_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +54,12 @@ class TitleSeconds:
 
 
 @dataclass(frozen=True, slots=True)
-class HistorySession:
-    session_id: uuid.UUID
-    title_id: uuid.UUID
-    title_name: str
-    device_type: str
-    is_educational: bool
-    started_at: datetime
-    ended_at: datetime | None
-    duration_minutes: float
-
-
-@dataclass(frozen=True, slots=True)
 class HistoryDay:
     date: date
     total_minutes: float
     educational_minutes: float
     counted_minutes: float
-    sessions: list[HistorySession]
+    sessions: list[WatchedSession]
 
 
 @dataclass(frozen=True, slots=True)

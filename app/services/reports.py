@@ -21,10 +21,10 @@ from app.domain.reports import (
     DailyTotal,
     DayTotal,
     HistoryDay,
-    HistorySession,
     ProfileReport,
     TopTitle,
     ViewingHistory,
+    WatchedSession,
     WeeklyReport,
 )
 from app.domain.viewing_day import LimitConfig
@@ -83,13 +83,9 @@ class ReportService:
             end=day_start(limits, last + timedelta(days=1)), first=first, last=last,
             limit=HISTORY_MAX_SESSIONS + 1)
         truncated = len(rows) > HISTORY_MAX_SESSIONS
-        sessions: dict[date, list[HistorySession]] = defaultdict(list)
+        sessions: dict[date, list[WatchedSession]] = defaultdict(list)
         for row in rows[:HISTORY_MAX_SESSIONS]:
-            sessions[limits.day_at(row.started_at).day].append(HistorySession(
-                session_id=row.session_id, title_id=row.title_id, title_name=row.title_name,
-                device_type=row.device_type, is_educational=row.is_educational,
-                started_at=row.started_at, ended_at=row.ended_at,
-                duration_minutes=minutes(row.total_seconds)))
+            sessions[limits.day_at(row.started_at).day].append(row)
         watched = {day for (_, day), t in totals.items()
                    if t.used_seconds or t.educational_seconds}
         days = []
