@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -299,8 +299,6 @@ class ViewingTimeConfigUpdate(Strict):
     timezone: Annotated[TimeZoneName | None,
                         WithJsonSchema({"type": "string", "maxLength": 64})] = None
     pin_token: PinToken | None = None
-
-    SENSITIVE: ClassVar[frozenset[str]] = frozenset({"reset_hour", "educational_exempt"})
 
     @field_validator("reset_hour", "educational_exempt", "timezone", mode="before")
     @classmethod

@@ -5,15 +5,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import account_id
+from app.domain.catalog import Title
 from app.responses import json_response, parse_body, path_uuid
-from app.schemas import ProfileCreate, TitlesUpsert
+from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
 from app.services.catalog import ProfileService, TitleService
 
 
 @inject
 async def list_profiles(request: Request,
                         profiles: ProfileService = Provide["profile_service"]) -> Response:
-    return json_response(await profiles.list(account_id(request)))
+    return json_response([ProfileOut.model_validate(p)
+                          for p in await profiles.list(account_id(request))])
 
 
 @inject
@@ -21,7 +23,9 @@ async def create_profile(request: Request,
                          profiles: ProfileService = Provide["profile_service"]) -> Response:
     owner = account_id(request)
     body = await parse_body(request, ProfileCreate)
-    return json_response(await profiles.create(owner, body), 201)
+    profile = await profiles.create(owner, name=body.name, is_kids=body.is_kids,
+                                    timezone=body.timezone)
+    return json_response(ProfileOut.model_validate(profile), 201)
 
 
 @inject
@@ -35,9 +39,10 @@ async def delete_profile(request: Request,
 async def upsert_titles(request: Request,
                         titles: TitleService = Provide["title_service"]) -> Response:
     body = await parse_body(request, TitlesUpsert)
-    return json_response(await titles.upsert(body))
+    upserted = await titles.upsert([Title(t.id, t.title, t.is_educational) for t in body.titles])
+    return json_response(UpsertedOut(upserted=upserted))
 
 
 @inject
 async def get_title(request: Request, titles: TitleService = Provide["title_service"]) -> Response:
-    return json_response(await titles.get(path_uuid(request, "title_id")))
+    return json_response(TitleOut.model_validate(await titles.get(path_uuid(request, "title_id"))))

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from app.prometheus import PrometheusExporter
 from app.responses import json_response
+from app.schemas import PerformanceMetrics
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
 
@@ -14,7 +15,7 @@ from app.services.metrics import MetricsCollector
 async def admin_metrics(request: Request,
                         metrics: MetricsCollector = Provide["metrics"],
                         configs: ConfigProvider = Provide["config_provider"]) -> Response:
-    return json_response(metrics.performance(cache=configs))
+    return json_response(PerformanceMetrics.model_validate(metrics.performance(cache=configs)))
 
 
 @inject

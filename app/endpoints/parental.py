@@ -5,15 +5,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import account_id
+from app.domain.configs import ConfigChange
 from app.responses import json_response, parse_body, path_uuid
 from app.schemas import (
     DetailOut,
+    GrantOut,
+    GrantRecordOut,
     GrantRequest,
     HistoryQuery,
     PinReset,
     PinSet,
+    PinStatusOut,
+    PinVerifiedOut,
     PinVerify,
+    ViewingHistoryOut,
+    ViewingTimeConfigOut,
     ViewingTimeConfigUpdate,
+    WeeklyReportOut,
 )
 from app.services.grants import GrantService
 from app.services.pins import PinService
@@ -23,7 +31,7 @@ from app.services.viewing_configs import ViewingConfigService
 
 @inject
 async def pin_status(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
-    return json_response(await pins.status(account_id(request)))
+    return json_response(PinStatusOut.model_validate(await pins.status(account_id(request))))
 
 
 @inject
@@ -38,7 +46,7 @@ async def set_pin(request: Request, pins: PinService = Provide["pin_service"]) -
 async def verify_pin(request: Request, pins: PinService = Provide["pin_service"]) -> Response:
     owner = account_id(request)
     body = await parse_body(request, PinVerify)
-    return json_response(await pins.verify(owner, body.pin))
+    return json_response(PinVerifiedOut.model_validate(await pins.verify(owner, body.pin)))
 
 
 @inject
@@ -53,7 +61,8 @@ async def reset_pin(request: Request, pins: PinService = Provide["pin_service"])
 async def get_config(request: Request,
                      configs: ViewingConfigService = Provide["viewing_config_service"]) -> Response:
     owner = account_id(request)
-    return json_response(await configs.get(owner, path_uuid(request, "profile_id")))
+    config = await configs.get(owner, path_uuid(request, "profile_id"))
+    return json_response(ViewingTimeConfigOut.model_validate(config))
 
 
 @inject
@@ -63,7 +72,9 @@ async def update_config(request: Request,
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
     body = await parse_body(request, ViewingTimeConfigUpdate)
-    return json_response(await configs.update(owner, profile_id, body))
+    config = await configs.update(owner, profile_id, ConfigChange(**body.changes()),
+                                  pin_token=body.pin_token)
+    return json_response(ViewingTimeConfigOut.model_validate(config))
 
 
 @inject
@@ -71,14 +82,17 @@ async def grant(request: Request, grants: GrantService = Provide["grant_service"
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
     body = await parse_body(request, GrantRequest)
-    return json_response(await grants.grant(owner, profile_id, body))
+    granted = await grants.grant(owner, profile_id, minutes=body.minutes, pin=body.pin,
+                                 pin_token=body.pin_token)
+    return json_response(GrantOut.model_validate(granted))
 
 
 @inject
 async def list_grants(request: Request,
                       grants: GrantService = Provide["grant_service"]) -> Response:
     owner = account_id(request)
-    return json_response(await grants.list(owner, path_uuid(request, "profile_id")))
+    return json_response([GrantRecordOut.model_validate(g)
+                          for g in await grants.list(owner, path_uuid(request, "profile_id"))])
 
 
 def _history_query(request: Request) -> HistoryQuery:
@@ -92,10 +106,13 @@ async def history(request: Request,
                   reports: ReportService = Provide["report_service"]) -> Response:
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
-    return json_response(await reports.history(owner, profile_id, _history_query(request)))
+    query = _history_query(request)
+    found = await reports.history(owner, profile_id, from_date=query.from_date,
+                                  to_date=query.to_date)
+    return json_response(ViewingHistoryOut.model_validate(found))
 
 
 @inject
 async def weekly_report(request: Request,
                         reports: ReportService = Provide["report_service"]) -> Response:
-    return json_response(await reports.weekly(account_id(request)))
+    return json_response(WeeklyReportOut.model_validate(await reports.weekly(account_id(request))))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from app.domain.grants import DayAfterGrant, GrantRecord
 from app.models import TimeGrant
 
 # One statement: the balance upsert and the audit insert commit or fail together, in one round
@@ -35,13 +34,6 @@ GRANT = text("""
 """)
 
 
-@dataclass(frozen=True, slots=True)
-class DayAfterGrant:
-    used_seconds: Decimal
-    granted_seconds: int
-    is_unlimited_override: bool
-
-
 class GrantRepository:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
@@ -60,9 +52,11 @@ class GrantRepository:
             return None
         return DayAfterGrant(row.used_seconds, row.granted_seconds, row.is_unlimited_override)
 
-    async def list_for(self, profile_id: uuid.UUID, *, limit: int) -> list[TimeGrant]:
+    async def list_for(self, profile_id: uuid.UUID, *, limit: int) -> list[GrantRecord]:
         async with self._sessions() as session:
             result = await session.execute(
                 select(TimeGrant).where(col(TimeGrant.profile_id) == profile_id)
                 .order_by(col(TimeGrant.granted_at).desc(), col(TimeGrant.id).desc()).limit(limit))
-            return list(result.scalars())
+            return [GrantRecord(id=g.id, granted_minutes=g.granted_minutes, is_remote=g.is_remote,
+                                granted_at=g.granted_at, granted_by=g.granted_by)
+                    for g in result.scalars()]

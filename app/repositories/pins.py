@@ -9,11 +9,12 @@ count exactly, and none is counted once the lock has engaged.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.domain.pins import Failure, PinState
 
 READ_STATE = text("""
     SELECT email, pin_hash, password_hash, failed_pin_attempts, pin_locked_until
@@ -57,26 +58,6 @@ RESET = text("""
     WHERE id = :id AND password_hash = :checked_password_hash
     RETURNING id
 """)
-
-
-@dataclass(frozen=True, slots=True)
-class PinState:
-    email: str
-    pin_hash: str | None
-    password_hash: str
-    failed_attempts: int
-    locked_until: datetime | None
-
-    def locked_at(self, now: datetime) -> datetime | None:
-        """The end of the lock in force at `now`, else None."""
-        return self.locked_until if self.locked_until and self.locked_until > now else None
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    counted: bool  # False: the PIN was already locked by a parallel guess
-    attempts: int
-    locked_until: datetime | None
 
 
 class PinRepository:

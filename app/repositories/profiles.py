@@ -11,8 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from app.domain.catalog import Profile
 from app.domain.errors import AccountGone
-from app.models import Account, Profile, ViewingTimeConfig
+from app.models import Account, ViewingTimeConfig
+from app.models import Profile as ProfileRow
+
+
+def _profile(row: ProfileRow) -> Profile:
+    return Profile(id=row.id, name=row.name, is_kids=row.is_kids, created_at=row.created_at)
 
 
 class ProfileRepository:
@@ -22,10 +28,10 @@ class ProfileRepository:
     async def list_for(self, account_id: uuid.UUID) -> list[Profile]:
         async with self._sessions() as session:
             result = await session.execute(
-                select(Profile).where(col(Profile.account_id) == account_id)
-                .order_by(col(Profile.created_at), col(Profile.id))
+                select(ProfileRow).where(col(ProfileRow.account_id) == account_id)
+                .order_by(col(ProfileRow.created_at), col(ProfileRow.id))
             )
-            return list(result.scalars())
+            return [_profile(row) for row in result.scalars()]
 
     async def account_exists(self, account_id: uuid.UUID) -> bool:
         async with self._sessions() as session:
@@ -33,8 +39,8 @@ class ProfileRepository:
 
     async def add(self, *, account_id: uuid.UUID, name: str, is_kids: bool, now: datetime,
                   default_config: dict[str, Any] | None) -> Profile:
-        profile = Profile(id=uuid.uuid4(), account_id=account_id, name=name, is_kids=is_kids,
-                          created_at=now)
+        profile = ProfileRow(id=uuid.uuid4(), account_id=account_id, name=name, is_kids=is_kids,
+                             created_at=now)
         async with self._sessions.begin() as session:
             session.add(profile)
             try:
@@ -44,13 +50,13 @@ class ProfileRepository:
             if default_config is not None:
                 session.add(ViewingTimeConfig(
                     profile_id=profile.id, updated_at=now, **default_config))
-        return profile
+        return _profile(profile)
 
     async def delete(self, *, account_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
         """Sessions, balances, grants and config go with it (ON DELETE CASCADE, one statement)."""
         async with self._sessions.begin() as session:
             deleted = await session.execute(
-                delete(Profile).where(col(Profile.id) == profile_id,
-                                      col(Profile.account_id) == account_id)
-                .returning(col(Profile.id)))
+                delete(ProfileRow).where(col(ProfileRow.id) == profile_id,
+                                         col(ProfileRow.account_id) == account_id)
+                .returning(col(ProfileRow.id)))
             return deleted.first() is not None

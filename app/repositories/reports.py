@@ -8,15 +8,15 @@ every child of the account in a fixed number of statements (arrays, not one quer
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import Row, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from app.domain.reports import Child, DayTotal, TitleSeconds, WatchedSession
 from app.models import Account, Profile, ViewingTimeConfig
+from app.repositories.viewing_configs import config_of
 
 # Newest first straight off the index: an ordered range scan that stops after :limit rows. No
 # join, so nothing makes the planner reorder rows; each listed row reads its title's name by key.
@@ -72,19 +72,6 @@ TOP_TITLES = text("""
 """)
 
 
-@dataclass(frozen=True, slots=True)
-class DayTotal:
-    used_seconds: Decimal
-    educational_seconds: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Child:
-    profile_id: uuid.UUID
-    name: str
-    config: ViewingTimeConfig
-
-
 def _totals(rows: list[Row]) -> dict[tuple[uuid.UUID, date], DayTotal]:
     return {(r.profile_id, r.reset_date): DayTotal(r.used_seconds, r.educational_seconds)
             for r in rows}
@@ -96,7 +83,7 @@ class ReportRepository:
 
     async def history(self, *, profile_id: uuid.UUID, start: datetime, end: datetime,
                       first: date, last: date, limit: int,
-                      ) -> tuple[list[Row], dict[tuple[uuid.UUID, date], DayTotal]]:
+                      ) -> tuple[list[WatchedSession], dict[tuple[uuid.UUID, date], DayTotal]]:
         """Sessions started in [start, end), newest first, and the totals of days first..last:
         two statements (and the planner setting)."""
         async with self._sessions() as session:
@@ -105,7 +92,7 @@ class ReportRepository:
                 "profile_id": profile_id, "start": start, "end": end, "limit": limit})).all()
             totals = (await session.execute(DAY_TOTALS, {
                 "profile_ids": [profile_id], "first": first, "last": last})).all()
-        return list(sessions), _totals(list(totals))
+        return [WatchedSession(**r._mapping) for r in sessions], _totals(list(totals))
 
     async def children(self, account_id: uuid.UUID) -> list[Child]:
         """The account's child profiles with their configs: one statement."""
@@ -115,7 +102,7 @@ class ReportRepository:
                  .order_by(col(Profile.created_at), col(Profile.id)))
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [Child(r[0], r[1], r[2]) for r in rows]
+        return [Child(r[0], r[1], config_of(r[2])) for r in rows]
 
     async def account_exists(self, account_id: uuid.UUID) -> bool:
         async with self._sessions() as session:
@@ -123,7 +110,7 @@ class ReportRepository:
 
     async def weeks(self, *, profile_ids: list[uuid.UUID], starts: list[datetime],
                     ends: list[datetime], first: date, last: date, top: int,
-                    ) -> tuple[dict[tuple[uuid.UUID, date], DayTotal], list[Row]]:
+                    ) -> tuple[dict[tuple[uuid.UUID, date], DayTotal], list[TitleSeconds]]:
         """Day totals (days first..last) and top titles of every listed profile's week: two
         statements whatever the number of profiles."""
         async with self._sessions() as session:
@@ -131,4 +118,4 @@ class ReportRepository:
                 "profile_ids": profile_ids, "first": first, "last": last})).all()
             tops = (await session.execute(TOP_TITLES, {
                 "profile_ids": profile_ids, "starts": starts, "ends": ends, "top": top})).all()
-        return _totals(list(totals)), list(tops)
+        return _totals(list(totals)), [TitleSeconds(**r._mapping) for r in tops]

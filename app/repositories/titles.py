@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Title
+from app.domain.catalog import Title
+from app.models import Title as TitleRow
 
 # unnest() of three arrays: one statement and three parameters however large the batch
 # (a VALUES list of 10,000 rows would need 30,000 bind parameters).
@@ -33,4 +34,5 @@ class TitleRepository:
 
     async def get(self, title_id: uuid.UUID) -> Title | None:
         async with self._sessions() as session:
-            return await session.get(Title, title_id)
+            row = await session.get(TitleRow, title_id)
+        return None if row is None else Title(row.id, row.title, row.is_educational)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from app.domain.configs import ViewingConfig
 from app.models import Profile, ViewingTimeConfig
+
+COLUMNS = tuple(f.name for f in fields(ViewingConfig))  # the table's columns, one for one
 
 
 def _owned(profile_id: uuid.UUID, account_id: uuid.UUID) -> Select:
@@ -20,26 +24,33 @@ def _owned(profile_id: uuid.UUID, account_id: uuid.UUID) -> Select:
                    col(Profile.is_kids)))
 
 
+def config_of(row: ViewingTimeConfig) -> ViewingConfig:
+    return ViewingConfig(**{name: getattr(row, name) for name in COLUMNS})
+
+
 class ViewingConfigRepository:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
 
     async def get_owned(self, *, profile_id: uuid.UUID,
-                        account_id: uuid.UUID) -> tuple[str, ViewingTimeConfig] | None:
+                        account_id: uuid.UUID) -> tuple[str, ViewingConfig] | None:
         async with self._sessions() as session:
             row = (await session.execute(_owned(profile_id, account_id))).first()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], config_of(row[1]))
 
     async def update_owned(self, *, profile_id: uuid.UUID, account_id: uuid.UUID,
-                           apply: Callable[[ViewingTimeConfig], None],
-                           ) -> tuple[str, ViewingTimeConfig] | None:
-        """Lock the config row, let `apply` change it, commit. Parallel updates queue on the
-        row lock, so each sees the one before (a pending reset-hour change is never lost)."""
+                           apply: Callable[[ViewingConfig], ViewingConfig],
+                           ) -> tuple[str, ViewingConfig] | None:
+        """Lock the config row, store what `apply` makes of it, commit. Parallel updates queue
+        on the row lock, so each sees the one before (a pending reset-hour change is never
+        lost)."""
         async with self._sessions.begin() as session:
             query = _owned(profile_id, account_id).with_for_update(of=ViewingTimeConfig)
             row = (await session.execute(query)).first()
             if row is None:
                 return None
-            name, config = row[0], row[1]
-            apply(config)
+            name, stored = row[0], row[1]
+            config = apply(config_of(stored))
+            for column in COLUMNS:
+                setattr(stored, column, getattr(config, column))
         return name, config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.accounts import AccessToken, Account, Me
 from app.domain.clock import Clock
 from app.domain.errors import (
     AccountGone,
@@ -11,9 +12,7 @@ from app.domain.errors import (
     BadCredentials,
     EmailTaken,
 )
-from app.models import Account
 from app.repositories.accounts import AccountRepository
-from app.schemas import AccountOut, MeOut, TokenOut
 from app.services.hasher import PasswordHasher
 from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
@@ -29,7 +28,7 @@ class AccountService:
         self._throttle = throttle
 
     async def register(self, *, email: str, password: str,
-                       client_address: str | None = None) -> AccountOut:
+                       client_address: str | None = None) -> Account:
         # A 409 tells whether an email has an account (api.md wants it), so each one counts
         # against the address's sign-in budget: enumeration is as slow as guessing passwords.
         attempt = self._throttle.attempt(email=None, address=client_address)
@@ -43,10 +42,10 @@ class AccountService:
             attempt.abandoned()
             raise
         attempt.abandoned()
-        return AccountOut.model_validate(account)
+        return account
 
     async def login(self, *, email: str, password: str,
-                    client_address: str | None = None) -> TokenOut:
+                    client_address: str | None = None) -> AccessToken:
         email = email.strip().lower()
         # Throttled attempts (429) cost no query and no bcrypt; see app/services/throttle.py.
         attempt = self._throttle.attempt(email=email, address=client_address)
@@ -61,7 +60,7 @@ class AccountService:
             raise BadCredentials()
         attempt.succeeded()
         token, expires_in = self._tokens.issue_access(account.id)
-        return TokenOut(access_token=token, expires_in=expires_in)
+        return AccessToken(access_token=token, expires_in=expires_in)
 
     async def current(self, account_id: uuid.UUID) -> Account:
         account = await self._accounts.get(account_id)
@@ -69,10 +68,10 @@ class AccountService:
             raise AccountGone()
         return account
 
-    async def me(self, account_id: uuid.UUID) -> MeOut:
+    async def me(self, account_id: uuid.UUID) -> Me:
         account = await self.current(account_id)
-        return MeOut(id=account.id, email=account.email, is_admin=account.is_admin,
-                     has_pin=account.pin_hash is not None)
+        return Me(id=account.id, email=account.email, is_admin=account.is_admin,
+                  has_pin=account.pin_hash is not None)
 
     async def require_admin(self, account_id: uuid.UUID) -> None:
         if not (await self.current(account_id)).is_admin:

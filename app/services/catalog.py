@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.catalog import Profile, Title
 from app.domain.clock import Clock
 from app.domain.errors import AccountGone, ProfileNotFound, TitleNotFound
 from app.repositories.profiles import ProfileRepository
 from app.repositories.titles import TitleRepository
-from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
 from app.services.config_cache import ConfigProvider
 
 DEFAULT_CONFIG = {
@@ -26,20 +26,20 @@ class ProfileService:
         self._configs = configs
         self._clock = clock
 
-    async def list(self, account_id: uuid.UUID) -> list[ProfileOut]:
+    async def list(self, account_id: uuid.UUID) -> list[Profile]:
         profiles = await self._profiles.list_for(account_id)
         # No profiles: a new account, or a deleted one whose token is still signed and unexpired
         # (refused; the extra query is paid only by empty lists).
         if not profiles and not await self._profiles.account_exists(account_id):
             raise AccountGone()
-        return [ProfileOut.model_validate(p) for p in profiles]
+        return profiles
 
-    async def create(self, account_id: uuid.UUID, body: ProfileCreate) -> ProfileOut:
-        config = {**DEFAULT_CONFIG, "timezone": body.timezone} if body.is_kids else None
-        profile = await self._profiles.add(account_id=account_id, name=body.name,
-                                           is_kids=body.is_kids, now=self._clock.now(),
-                                           default_config=config)
-        return ProfileOut.model_validate(profile)
+    async def create(self, account_id: uuid.UUID, *, name: str, is_kids: bool,
+                     timezone: str) -> Profile:
+        """A child profile starts with the default limits, its days in `timezone`."""
+        config = {**DEFAULT_CONFIG, "timezone": timezone} if is_kids else None
+        return await self._profiles.add(account_id=account_id, name=name, is_kids=is_kids,
+                                        now=self._clock.now(), default_config=config)
 
     async def delete(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> None:
         if not await self._profiles.delete(account_id=account_id, profile_id=profile_id):
@@ -51,12 +51,12 @@ class TitleService:
     def __init__(self, *, titles: TitleRepository) -> None:
         self._titles = titles
 
-    async def upsert(self, body: TitlesUpsert) -> UpsertedOut:
-        rows = [(t.id, t.title, t.is_educational) for t in body.titles]
-        return UpsertedOut(upserted=await self._titles.upsert_many(rows))
+    async def upsert(self, titles: list[Title]) -> int:
+        """Insert or replace `titles`; the number of distinct ids written."""
+        return await self._titles.upsert_many([(t.id, t.title, t.is_educational) for t in titles])
 
-    async def get(self, title_id: uuid.UUID) -> TitleOut:
+    async def get(self, title_id: uuid.UUID) -> Title:
         title = await self._titles.get(title_id)
         if title is None:
             raise TitleNotFound()
-        return TitleOut.model_validate(title)
+        return title

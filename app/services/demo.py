@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.catalog import Title
 from app.domain.errors import EmailTaken
 from app.repositories.accounts import AccountRepository
-from app.schemas import ProfileCreate, TitleIn, TitlesUpsert
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
 
@@ -34,11 +34,9 @@ async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository
     existing = {p.name for p in await profiles.list(account.id)}
     for name, is_kids, zone in DEMO_PROFILES:
         if name not in existing:
-            await profiles.create(
-                account.id, ProfileCreate(name=name, is_kids=is_kids, timezone=zone))
-    await titles.upsert(TitlesUpsert(titles=[
-        TitleIn(id=demo_title_id(name), title=name, is_educational=edu) for name, edu in DEMO_TITLES
-    ]))
+            await profiles.create(account.id, name=name, is_kids=is_kids, timezone=zone)
+    await titles.upsert([Title(id=demo_title_id(name), title=name, is_educational=edu)
+                         for name, edu in DEMO_TITLES])
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD,
             "profiles": await profiles.list(account.id),
             "titles": {name: demo_title_id(name) for name, _ in DEMO_TITLES}}

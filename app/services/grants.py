@@ -10,8 +10,8 @@ from decimal import Decimal
 from app.domain.balance import Balance, remaining_seconds, shown_remaining
 from app.domain.clock import Clock
 from app.domain.errors import ProfileNotFound
+from app.domain.grants import Granted, GrantRecord
 from app.repositories.grants import GrantRepository
-from app.schemas import GrantOut, GrantRecordOut, GrantRequest
 from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
 
@@ -26,30 +26,30 @@ class GrantService:
         self._pins = pins
         self._clock = clock
 
-    async def grant(self, account_id: uuid.UUID, profile_id: uuid.UUID,
-                    body: GrantRequest) -> GrantOut:
+    async def grant(self, account_id: uuid.UUID, profile_id: uuid.UUID, *, minutes: int | None,
+                    pin: str | None, pin_token: str | None) -> Granted:
+        """Add `minutes` (None: unlimited) to today; remote unless a PIN or pin_token comes."""
         facts = await self._configs.owned(profile_id, account_id, child=True)
-        if body.pin is not None:  # on-device, with the PIN: counts toward the lockout
-            await self._pins.check(account_id, body.pin)
-        elif body.pin_token is not None:  # on-device, after a recent /pin/verify
-            await self._pins.check_token(account_id, body.pin_token)
-        is_remote = body.pin is None and body.pin_token is None
+        if pin is not None:  # on-device, with the PIN: counts toward the lockout
+            await self._pins.check(account_id, pin)
+        elif pin_token is not None:  # on-device, after a recent /pin/verify
+            await self._pins.check_token(account_id, pin_token)
+        is_remote = pin is None and pin_token is None
         now = self._clock.now()
         assert facts.limits is not None
         today = facts.limits.day_at(now)
         day = await self._grants.add(profile_id=profile_id, granted_by=account_id, day=today.day,
-                                     minutes=body.minutes, is_remote=is_remote, now=now)
+                                     minutes=minutes, is_remote=is_remote, now=now)
         if day is None:
             raise ProfileNotFound()
         # The viewing day's educational seconds do not enter the remaining time.
         balance = Balance(day.used_seconds, Decimal(0), day.granted_seconds,
                           day.is_unlimited_override)
-        return GrantOut(granted_minutes=body.minutes,
-                        remaining_minutes=shown_remaining(
-                            remaining_seconds(today.limit_minutes, balance)),
-                        is_unlimited_override=day.is_unlimited_override)
+        return Granted(granted_minutes=minutes,
+                       remaining_minutes=shown_remaining(
+                           remaining_seconds(today.limit_minutes, balance)),
+                       is_unlimited_override=day.is_unlimited_override)
 
-    async def list(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> list[GrantRecordOut]:
+    async def list(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> list[GrantRecord]:
         await self._configs.owned(profile_id, account_id, child=True)
-        rows = await self._grants.list_for(profile_id, limit=GRANTS_LISTED)
-        return [GrantRecordOut.model_validate(row) for row in rows]
+        return await self._grants.list_for(profile_id, limit=GRANTS_LISTED)

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from app.schemas import (
-    CacheMetrics,
-    HeartbeatMetrics,
-    PerformanceMetrics,
-    WeeklyReportMetrics,
+from app.domain.metrics import (
+    CachePerformance,
+    HeartbeatPerformance,
+    Performance,
+    ReportPerformance,
 )
 
 log = logging.getLogger(__name__)
@@ -125,26 +125,26 @@ class MetricsCollector:
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started
 
-    def performance(self, *, cache: CacheStats) -> PerformanceMetrics:
+    def performance(self, *, cache: CacheStats) -> Performance:
         """The admin view (api.md `PerformanceMetrics`)."""
         beats = self.heartbeats
         lookups = cache.hits + cache.misses
-        return PerformanceMetrics(
+        return Performance(
             uptime_seconds=round(self.uptime_seconds(), 3),
-            heartbeat=HeartbeatMetrics(
+            heartbeat=HeartbeatPerformance(
                 total_processed=beats,
                 avg_db_ops_per_heartbeat=round(self.round_trips / beats, 3) if beats else 0.0,
                 avg_duration_ms=round(self.duration_total / beats * 1000, 3) if beats else 0.0,
                 max_duration_ms=round(self.duration_max * 1000, 3),
                 p95_duration_ms=round(self.p95_seconds() * 1000, 3),
             ),
-            config_cache=CacheMetrics(
+            config_cache=CachePerformance(
                 hit_rate=round(cache.hits / lookups, 4) if lookups else 0.0,
                 total_hits=cache.hits, total_misses=cache.misses,
                 total_invalidations=cache.invalidations,
                 current_size=cache.size, max_size=cache.max_size,
             ),
-            weekly_report=WeeklyReportMetrics(
+            weekly_report=ReportPerformance(
                 total_generated=self.reports,
                 avg_queries_per_report=round(self.report_queries / self.reports, 3)
                 if self.reports else 0.0,

@@ -20,8 +20,8 @@ from app.domain.errors import (
     PinLocked,
     PinNotSet,
 )
-from app.repositories.pins import PinRepository, PinState
-from app.schemas import PinStatusOut, PinVerifiedOut
+from app.domain.pins import PinState, PinStatus, PinVerified
+from app.repositories.pins import PinRepository
 from app.services.hasher import PasswordHasher
 from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
@@ -50,10 +50,10 @@ class PinService:
         if locked_until is not None:
             raise PinLocked(locked_until)
 
-    async def status(self, account_id: uuid.UUID) -> PinStatusOut:
+    async def status(self, account_id: uuid.UUID) -> PinStatus:
         state = await self._state(account_id)
-        return PinStatusOut(has_pin=state.pin_hash is not None,
-                            locked_until=state.locked_at(self._clock.now()))
+        return PinStatus(has_pin=state.pin_hash is not None,
+                         locked_until=state.locked_at(self._clock.now()))
 
     async def check(self, account_id: uuid.UUID, pin: str, *,
                     new_pin_hash: str | None = None) -> None:
@@ -79,10 +79,10 @@ class PinService:
             raise PinLocked(failure.locked_until)
         raise IncorrectPin()
 
-    async def verify(self, account_id: uuid.UUID, pin: str) -> PinVerifiedOut:
+    async def verify(self, account_id: uuid.UUID, pin: str) -> PinVerified:
         await self.check(account_id, pin)
         token, expires_at = self._tokens.issue_pin_token(account_id)
-        return PinVerifiedOut(pin_token=token, expires_at=expires_at)
+        return PinVerified(pin_token=token, expires_at=expires_at)
 
     async def check_token(self, account_id: uuid.UUID, pin_token: str) -> None:
         """A pin_token proves a PIN check from before now; a lock since then still refuses it

@@ -15,22 +15,22 @@ from decimal import Decimal
 
 from app.domain.balance import minutes
 from app.domain.clock import Clock
+from app.domain.configs import limits_of
 from app.domain.errors import AccountGone, InvalidInput
-from app.domain.viewing_day import LimitConfig
-from app.repositories.reports import DayTotal, ReportRepository
-from app.schemas import (
-    DailyTotalOut,
-    HistoryDayOut,
-    HistoryQuery,
-    HistorySessionOut,
-    ProfileReportOut,
-    TopTitleOut,
-    ViewingHistoryOut,
-    WeeklyReportOut,
+from app.domain.reports import (
+    DailyTotal,
+    DayTotal,
+    HistoryDay,
+    ProfileReport,
+    TopTitle,
+    ViewingHistory,
+    WatchedSession,
+    WeeklyReport,
 )
+from app.domain.viewing_day import LimitConfig
+from app.repositories.reports import ReportRepository
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
-from app.services.viewing_configs import limits_of
 
 HISTORY_DEFAULT_DAYS = 30
 HISTORY_MAX_SPAN_DAYS = 90
@@ -65,13 +65,14 @@ class ReportService:
         self._clock = clock
         self._metrics = metrics
 
-    async def history(self, account_id: uuid.UUID, profile_id: uuid.UUID,
-                      query: HistoryQuery) -> ViewingHistoryOut:
+    async def history(self, account_id: uuid.UUID, profile_id: uuid.UUID, *,
+                      from_date: date | None, to_date: date | None) -> ViewingHistory:
+        """Viewing days from_date..to_date (default: the 30 ending today), newest first."""
         facts = await self._configs.owned(profile_id, account_id, child=True)
         limits = facts.limits
         assert limits is not None
-        last = query.to_date or limits.day_at(self._clock.now()).day
-        first = query.from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS - 1)
+        last = to_date or limits.day_at(self._clock.now()).day
+        first = from_date or last - timedelta(days=HISTORY_DEFAULT_DAYS - 1)
         if first > last:
             raise InvalidInput("from_date: must not be after to_date")
         if (last - first).days > HISTORY_MAX_SPAN_DAYS:
@@ -82,26 +83,22 @@ class ReportService:
             end=day_start(limits, last + timedelta(days=1)), first=first, last=last,
             limit=HISTORY_MAX_SESSIONS + 1)
         truncated = len(rows) > HISTORY_MAX_SESSIONS
-        sessions: dict[date, list[HistorySessionOut]] = defaultdict(list)
+        sessions: dict[date, list[WatchedSession]] = defaultdict(list)
         for row in rows[:HISTORY_MAX_SESSIONS]:
-            sessions[limits.day_at(row.started_at).day].append(HistorySessionOut(
-                session_id=row.session_id, title_id=row.title_id, title_name=row.title_name,
-                device_type=row.device_type, is_educational=row.is_educational,
-                started_at=row.started_at, ended_at=row.ended_at,
-                duration_minutes=minutes(row.total_seconds)))
+            sessions[limits.day_at(row.started_at).day].append(row)
         watched = {day for (_, day), t in totals.items()
                    if t.used_seconds or t.educational_seconds}
         days = []
         for day in sorted(watched | sessions.keys(), reverse=True):
             total = totals.get((profile_id, day), ZERO)
-            days.append(HistoryDayOut(
+            days.append(HistoryDay(
                 date=day, total_minutes=minutes(total.used_seconds + total.educational_seconds),
                 educational_minutes=minutes(total.educational_seconds),
                 counted_minutes=minutes(total.used_seconds), sessions=sessions.get(day, [])))
-        return ViewingHistoryOut(profile_id=profile_id, from_date=first, to_date=last,
-                                 truncated=truncated, days=days)
+        return ViewingHistory(profile_id=profile_id, from_date=first, to_date=last,
+                              truncated=truncated, days=days)
 
-    async def weekly(self, account_id: uuid.UUID) -> WeeklyReportOut:
+    async def weekly(self, account_id: uuid.UUID) -> WeeklyReport:
         """The 7 viewing days ending today of every child: 3 statements however many."""
         now = self._clock.now()
         children = await self._reports.children(account_id)
@@ -118,7 +115,7 @@ class ReportService:
             first = last - timedelta(days=REPORT_DAYS - 1)
             weeks.append((child, limits, first, last))
         totals: dict[tuple[uuid.UUID, date], DayTotal] = {}
-        tops: dict[uuid.UUID, list[TopTitleOut]] = defaultdict(list)
+        tops: dict[uuid.UUID, list[TopTitle]] = defaultdict(list)
         if weeks:
             totals, top_rows = await self._reports.weeks(
                 profile_ids=[c.profile_id for c, *_ in weeks],
@@ -128,7 +125,7 @@ class ReportService:
                 top=TOP_TITLES)
             queries += 2
             for row in top_rows:
-                tops[row.profile_id].append(TopTitleOut(
+                tops[row.profile_id].append(TopTitle(
                     title_id=row.title_id, title_name=row.title_name,
                     total_minutes=minutes(row.seconds)))
         profiles = [self._profile_week(child.profile_id, child.name, limits, first, last, totals,
@@ -140,12 +137,12 @@ class ReportService:
         else:
             week_end = now.date()
             week_start = week_end - timedelta(days=REPORT_DAYS - 1)
-        return WeeklyReportOut(week_start=week_start, week_end=week_end, profiles=profiles)
+        return WeeklyReport(week_start=week_start, week_end=week_end, profiles=profiles)
 
     @staticmethod
     def _profile_week(profile_id: uuid.UUID, name: str, limits: LimitConfig, first: date,
                       last: date, totals: dict[tuple[uuid.UUID, date], DayTotal],
-                      top_titles: list[TopTitleOut]) -> ProfileReportOut:
+                      top_titles: list[TopTitle]) -> ProfileReport:
         daily = []
         watched = educational = counted_on_limited_days = Decimal(0)
         limit_minutes_sum = 0
@@ -158,11 +155,11 @@ class ReportService:
             if limit is not None:
                 limit_minutes_sum += limit
                 counted_on_limited_days += total.used_seconds
-            daily.append(DailyTotalOut(
+            daily.append(DailyTotal(
                 date=day, minutes=minutes(total.used_seconds + total.educational_seconds),
                 counted_minutes=minutes(total.used_seconds),
                 educational_minutes=minutes(total.educational_seconds), limit_minutes=limit))
-        return ProfileReportOut(
+        return ProfileReport(
             profile_id=profile_id, profile_name=name, week_start=first, week_end=last,
             daily_totals=daily, average_daily_minutes=minutes(watched / REPORT_DAYS),
             total_minutes=minutes(watched), educational_minutes=minutes(educational),

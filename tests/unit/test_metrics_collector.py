@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -47,7 +47,7 @@ def samples(text: bytes) -> dict[tuple[str, tuple], float]:
 
 def test_an_idle_collector_reports_zeros_not_divisions_by_zero():
     view = MetricsCollector().performance(cache=FakeCache())
-    assert view.heartbeat.model_dump() == {
+    assert asdict(view.heartbeat) == {
         "total_processed": 0, "avg_db_ops_per_heartbeat": 0.0, "avg_duration_ms": 0.0,
         "max_duration_ms": 0.0, "p95_duration_ms": 0.0}
     assert view.config_cache.hit_rate == 0.0
@@ -98,10 +98,10 @@ def test_cache_and_report_figures():
     m.report_done(queries=4)
     view = m.performance(cache=FakeCache(hits=2, misses=1, invalidations=5, size=7,
                                          max_size=10))
-    assert view.config_cache.model_dump() == {
+    assert asdict(view.config_cache) == {
         "hit_rate": 0.6667, "total_hits": 2, "total_misses": 1, "total_invalidations": 5,
         "current_size": 7, "max_size": 10}
-    assert view.weekly_report.model_dump() == {"total_generated": 2,
+    assert asdict(view.weekly_report) == {"total_generated": 2,
                                                "avg_queries_per_report": 3.5}
 
 

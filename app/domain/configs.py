@@ -1,0 +1,127 @@
+"""A child profile's viewing-time config: the stored row, a partial change, and its rules.
+
+Limits and educational_exempt apply at once. A reset_hour or timezone change never moves the
+current viewing day (accounting.md): the old rule is kept as previous_* until `effective_from`,
+the next reset under it. A second change before then keeps that pending switch-over instant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from app.domain.viewing_day import LimitConfig
+
+
+class Keep(Enum):
+    """A field of a ConfigChange that was not given: absent, which is not the same as None."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+Kept = Literal[Keep.KEEP]
+
+# Changing these on a child's device needs a fresh PIN check (a pin_token).
+SENSITIVE = frozenset({"reset_hour", "educational_exempt"})
+
+
+@dataclass(frozen=True, slots=True)
+class ViewingConfig:
+    profile_id: uuid.UUID
+    weekday_limit_minutes: int | None  # None: unlimited
+    weekend_limit_minutes: int | None
+    reset_hour: int
+    educational_exempt: bool
+    timezone: str
+    previous_reset_hour: int | None  # the rule in force until effective_from, if pending
+    previous_timezone: str | None
+    effective_from: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """Only the fields given change; KEEP marks the others (a limit may change to None)."""
+
+    weekday_limit_minutes: int | None | Kept = KEEP
+    weekend_limit_minutes: int | None | Kept = KEEP
+    reset_hour: int | Kept = KEEP
+    educational_exempt: bool | Kept = KEEP
+    timezone: str | Kept = KEEP
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not KEEP}
+
+    def is_sensitive(self) -> bool:
+        return bool(SENSITIVE & self.given().keys())
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigView:
+    """The config as a parent reads it: `effective_from` only while a switch-over waits."""
+
+    profile_id: uuid.UUID
+    profile_name: str
+    weekday_limit_minutes: int | None
+    weekend_limit_minutes: int | None
+    reset_hour: int
+    educational_exempt: bool
+    timezone: str
+    updated_at: datetime
+    effective_from: datetime | None
+
+
+def limits_of(config: ViewingConfig) -> LimitConfig:
+    return LimitConfig.stored(
+        weekday_limit_minutes=config.weekday_limit_minutes,
+        weekend_limit_minutes=config.weekend_limit_minutes,
+        educational_exempt=config.educational_exempt, timezone=config.timezone,
+        reset_hour=config.reset_hour, previous_timezone=config.previous_timezone,
+        previous_reset_hour=config.previous_reset_hour, effective_from=config.effective_from)
+
+
+def _pending(config: ViewingConfig, now: datetime) -> bool:
+    return config.previous_reset_hour is not None and config.effective_from is not None \
+        and now < config.effective_from
+
+
+def _move_day_rule(config: ViewingConfig, hour: int, zone: str,
+                   now: datetime) -> ViewingConfig:
+    """A new reset hour or zone, in force from the next reset under the current rule."""
+    if not _pending(config, now):
+        # From the next reset under the rule in force now (a stale previous_* included).
+        config = replace(config, effective_from=limits_of(config).day_at(now).next_reset_at,
+                         previous_reset_hour=config.reset_hour,
+                         previous_timezone=config.timezone)
+    config = replace(config, reset_hour=hour, timezone=zone)
+    if (hour, zone) == (config.previous_reset_hour, config.previous_timezone):
+        # Changed back before the switch-over: nothing is pending any more.
+        config = replace(config, previous_reset_hour=None, previous_timezone=None,
+                         effective_from=None)
+    return config
+
+
+def apply_change(config: ViewingConfig, change: ConfigChange, now: datetime) -> ViewingConfig:
+    """`config` after `change`, as the rules say."""
+    changes = change.given()
+    hour = changes.pop("reset_hour", config.reset_hour)
+    zone = changes.pop("timezone", config.timezone)
+    if (hour, zone) != (config.reset_hour, config.timezone):
+        config = _move_day_rule(config, hour, zone, now)
+    return replace(config, **changes, updated_at=now)
+
+
+def config_view(name: str, config: ViewingConfig, now: datetime) -> ConfigView:
+    return ConfigView(
+        profile_id=config.profile_id, profile_name=name,
+        weekday_limit_minutes=config.weekday_limit_minutes,
+        weekend_limit_minutes=config.weekend_limit_minutes,
+        reset_hour=config.reset_hour, educational_exempt=config.educational_exempt,
+        timezone=config.timezone, updated_at=config.updated_at,
+        effective_from=config.effective_from if _pending(config, now) else None,
+    )
