@@ -10,6 +10,7 @@ from app.database import asyncpg_dsn, init_engine, init_hot_pool
 from app.migrations import head_revision
 from app.prometheus import init_exporter
 from app.repositories.accounts import AccountRepository
+from app.repositories.devices import DeviceRepository
 from app.repositories.grants import GrantRepository
 from app.repositories.health import HealthRepository
 from app.repositories.heartbeats import HeartbeatRepository, prepare_hot_statements
@@ -25,6 +26,7 @@ from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
 from app.services.clock import SystemClock
 from app.services.config_cache import ConfigProvider
+from app.services.devices import DeviceRegistry, DeviceService
 from app.services.grants import GrantService
 from app.services.hasher import init_hasher
 from app.services.health import HealthService
@@ -43,7 +45,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 async def init_config_listener(settings: Settings,
                                configs: ConfigProvider) -> AsyncIterator[ConfigChangeListener]:
-    """Cross-replica cache invalidation: LISTEN for config changes for the app's lifetime."""
+    """Cross-replica cache invalidation: LISTEN for changed profiles and deleted devices (both
+    named by their id; the config cache passes them on to the device registry) for the app's
+    lifetime."""
     # LISTEN holds a session, so behind a transaction-mode pooler it connects around it.
     listen_url = settings.database_listen_url or settings.database_url or ""
     listener = ConfigChangeListener(asyncpg_dsn(listen_url),
@@ -94,6 +98,12 @@ class Container(containers.DeclarativeContainer):
         stale_gap=providers.Factory(_seconds, settings.provided.stale_gap_seconds),
     )
 
+    devices = providers.Factory(DeviceRepository, session_factory, hot_pool)
+    device_registry = providers.Singleton(
+        DeviceRegistry, devices=devices, clock=clock,
+        ttl_seconds=settings.provided.device_cache_ttl_seconds,
+        max_size=settings.provided.config_cache_max_size,
+    )
     config_provider = providers.Singleton(
         ConfigProvider,
         load=profile_facts.provided.load,
@@ -101,6 +111,7 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=settings.provided.config_cache_ttl_seconds,
         max_size=settings.provided.config_cache_max_size,
         clock=clock,
+        dependents=providers.List(device_registry),
     )
     config_listener = providers.Resource(init_config_listener, settings, config_provider)
 
@@ -117,6 +128,9 @@ class Container(containers.DeclarativeContainer):
         ProfileService, profiles=profiles, configs=config_provider, clock=clock
     )
     title_service = providers.Singleton(TitleService, titles=titles)
+    device_service = providers.Singleton(
+        DeviceService, devices=devices, configs=config_provider, tokens=tokens, clock=clock,
+    )
     viewing_time = providers.Singleton(
         ViewingTimeService, heartbeats=heartbeats, configs=config_provider, clock=clock,
         metrics=metrics,

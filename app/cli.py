@@ -92,7 +92,8 @@ def _seed(settings: Settings) -> dict[str, Any]:
 
     async def work(c: Any) -> dict[str, Any]:
         return await seed_demo(accounts=await c.account_service(), account_repo=await c.accounts(),
-                               profiles=await c.profile_service(), titles=await c.title_service())
+                               profiles=await c.profile_service(), titles=await c.title_service(),
+                               devices=await c.device_service())
 
     return _with_container(settings, work)
 
@@ -101,6 +102,7 @@ def _print_demo(seeded: dict[str, Any], host: str, port: int) -> None:
     base = f"http://{host}:{port}/api/v1"
     kids = [p for p in seeded["profiles"] if p.is_kids]
     title = next(iter(seeded["titles"].values()))
+    paired_with = next(p.name for p in seeded["profiles"] if p.id == seeded["device"].profile_id)
     print(f"""
 Demo account: {seeded['email']} / {seeded['password']}
 Profiles: {', '.join(f'{p.name} ({p.id})' for p in seeded['profiles'])}
@@ -112,6 +114,12 @@ Try it:
     -H 'Content-Type: application/json' \\
     -d '{{"profile_id": "{kids[0].id}", "title_id": "{title}", \
           "device_id": "tv-1", "device_type": "tv"}}'
+A player paired with {seeded['device'].name} ({seeded['device'].id}): its device token
+reaches only {paired_with}'s player endpoints (a parent's endpoint answers 403):
+  DEVICE_TOKEN={seeded['device_token']}
+  curl -s -X POST {base}/viewing-time/heartbeat -H "Authorization: Bearer $DEVICE_TOKEN" \
+    -H 'Content-Type: application/json' \
+    -d '{{"profile_id": "{seeded['device'].profile_id}", "title_id": "{title}"}}'
 """, flush=True)
 
 

@@ -39,6 +39,7 @@ async def _sweep_periodically(container: Container) -> None:
         await asyncio.sleep(interval)
         try:
             closed = await (await container.viewing_time.async_()).sweep()
+            await (await container.device_registry.async_()).flush_seen()
             if closed:
                 log.info("stale sessions closed", extra={"closed": closed})
             # Retention (RETENTION_DAYS) once a day per replica: the purge scans whole tables.
@@ -60,6 +61,7 @@ def create_app(container: Container | None = None) -> Starlette:
         if settings.jwt_secret is None:
             log.warning(DEVELOPMENT_KEY_WARNING)
         await open_resources(container)
+        container.auth_backend().use_devices(await container.device_registry.async_())
         sweeper = asyncio.create_task(_sweep_periodically(container))
         try:
             yield
@@ -86,7 +88,8 @@ def create_app(container: Container | None = None) -> Starlette:
         ))
     middleware.append(Middleware(AuthenticationMiddleware, backend=container.auth_backend(),
                                  on_error=on_auth_error))
-    app = Starlette(routes=routes(), middleware=middleware,
+    app = Starlette(routes=routes(device_tokens_required=settings.device_tokens_required),
+                    middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.container = container
     app.state.openapi = build_openapi(ENDPOINTS)

@@ -76,6 +76,27 @@ class Profile(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
 
 
+class Device(SQLModel, table=True):
+    """A player paired with one profile. Its token is a signed claim naming this row, valid
+    while the row exists (no secret is stored: deleting the row revokes the token)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_profile_id", "profile_id"),
+        CheckConstraint("device_type IN ('tv', 'mobile', 'tablet', 'web')", name="device_type"),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), nullable=False))
+    account_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("accounts.id"), nullable=False))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    device_type: str = Field(sa_column=Column(String(10), nullable=False))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+
+
 class Title(SQLModel, table=True):
     __tablename__ = "titles"
 

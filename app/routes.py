@@ -9,13 +9,14 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from app import schemas as s
-from app.endpoints import accounts, catalog, metrics, operations, parental, viewing_time
+from app.endpoints import accounts, catalog, devices, metrics, operations, parental, viewing_time
 from app.endpoints.access import Access, guarded
 
 API = "/api/v1"
 PC = f"{API}/parental-controls"
 TITLES_UPSERT_PATH = f"{API}/admin/titles"
-ANYONE, ADMIN = Access.anonymous, Access.admin  # the default: Access.account
+# The default is Access.account: the parent's.
+ANYONE, ADMIN, SHARED, PLAYER = Access.anonymous, Access.admin, Access.shared, Access.player
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,19 @@ ENDPOINTS: list[Endpoint] = [
              "Upsert up to 10,000 titles (admin)", s.TitlesUpsert, s.UpsertedOut,
              errors=(403, 422), access=ADMIN),
     Endpoint("GET", f"{API}/titles/{{title_id}}", catalog.get_title, "One title",
-             response=s.TitleOut, errors=(404,)),
+             response=s.TitleOut, errors=(404,), access=SHARED),
     Endpoint("POST", f"{API}/viewing-time/heartbeat", viewing_time.heartbeat,
              "Report watching; answers the enforcement state", s.HeartbeatRequest,
-             s.HeartbeatResponse, errors=(404, 409, 422, 503)),
+             s.HeartbeatResponse, errors=(403, 404, 409, 422, 503), access=PLAYER),
     Endpoint("POST", f"{API}/viewing-time/session/{{session_id}}/end", viewing_time.end_session,
              "End a session and refund its unused paid window", response=s.SessionEndOut,
-             errors=(404,)),
+             errors=(403, 404), access=PLAYER),
     Endpoint("GET", f"{API}/viewing-time/balance/{{profile_id}}", viewing_time.balance,
-             "Today's viewing-time balance", response=s.BalanceOut, errors=(404,)),
+             "Today's viewing-time balance", response=s.BalanceOut, errors=(404,),
+             access=SHARED),
     Endpoint("GET", f"{API}/viewing-time/playback-eligible/{{profile_id}}",
              viewing_time.playback_eligible, "May playback start?", response=s.EligibilityOut,
-             errors=(404, 503)),
+             errors=(403, 404, 503), access=PLAYER),
     Endpoint("GET", f"{PC}/pin/status", parental.pin_status, "Is a PIN set, is it locked?",
              response=s.PinStatusOut),
     Endpoint("POST", f"{PC}/pin", parental.set_pin,
@@ -69,7 +71,7 @@ ENDPOINTS: list[Endpoint] = [
              errors=(400, 403)),
     Endpoint("POST", f"{PC}/pin/verify", parental.verify_pin,
              "Check the PIN; answers a 5-minute pin_token", s.PinVerify, s.PinVerifiedOut,
-             errors=(400, 403)),
+             errors=(400, 403), access=SHARED),
     Endpoint("POST", f"{PC}/pin/reset", parental.reset_pin,
              "Forgotten PIN: set a new one with the account password (clears the lockout)",
              s.PinReset, s.DetailOut, errors=(429,)),
@@ -82,7 +84,7 @@ ENDPOINTS: list[Endpoint] = [
              errors=(403, 404)),
     Endpoint("POST", f"{PC}/profiles/{{profile_id}}/viewing-time/grant", parental.grant,
              "Grant extra time for today (remote, or on-device with pin/pin_token)",
-             s.GrantRequest, s.GrantOut, errors=(400, 403, 404)),
+             s.GrantRequest, s.GrantOut, errors=(400, 403, 404), access=SHARED),
     Endpoint("GET", f"{PC}/profiles/{{profile_id}}/grants", parental.list_grants,
              "A child's grants, newest first", response=s.GrantRecordOut, many=True,
              errors=(404,)),
@@ -91,6 +93,17 @@ ENDPOINTS: list[Endpoint] = [
              response=s.ViewingHistoryOut, errors=(404, 422), query=s.HistoryQuery),
     Endpoint("GET", f"{PC}/weekly-report", parental.weekly_report,
              "The last 7 viewing days of every child profile", response=s.WeeklyReportOut),
+    Endpoint("POST", f"{API}/profiles/{{profile_id}}/devices", devices.pair,
+             "Pair a player with the profile; answers its device token, once",
+             s.DeviceCreate, s.DevicePairedOut, 201, errors=(403, 404)),
+    Endpoint("GET", f"{API}/profiles/{{profile_id}}/devices", devices.list_devices,
+             "The profile's paired devices (never their tokens)", response=s.DeviceOut,
+             many=True, errors=(403, 404)),
+    Endpoint("DELETE", f"{API}/devices/{{device_id}}", devices.delete_device,
+             "Unpair a device: its token is refused on every replica within a second",
+             status=204, errors=(403, 404)),
+    Endpoint("GET", f"{API}/device", devices.this_device, "The calling device (device token)",
+             response=s.ThisDeviceOut, errors=(403,), access=Access.device),
     Endpoint("GET", f"{API}/admin/metrics", metrics.admin_metrics,
              "Heartbeat, config cache and weekly report figures (admin)",
              response=s.PerformanceMetrics, errors=(403,), access=ADMIN),
@@ -105,5 +118,7 @@ ENDPOINTS: list[Endpoint] = [
 PUBLIC_PATHS = frozenset(e.path for e in ENDPOINTS if e.access is Access.anonymous)
 
 
-def routes() -> list[Route]:
-    return [Route(e.path, guarded(e.handler, e.access), methods=[e.method]) for e in ENDPOINTS]
+def routes(*, device_tokens_required: bool = False) -> list[Route]:
+    return [Route(e.path, guarded(e.handler, e.access,
+                                  device_tokens_required=device_tokens_required),
+                  methods=[e.method]) for e in ENDPOINTS]

@@ -140,13 +140,25 @@ class DeviceType(StrEnum):
     web = "web"
 
 
-class HeartbeatRequest(Strict):
+DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class BeatBody(Strict):
     profile_id: uuid.UUID
     title_id: uuid.UUID
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    device_id: DeviceName | None = None
     device_type: DeviceType = DeviceType.web
     session_id: uuid.UUID | None = None
     is_paused: bool = False
+
+
+class HeartbeatRequest(BeatBody):
+    device_id: DeviceName  # required with an account token (same place in the field order)
+
+
+class DeviceHeartbeatRequest(BeatBody):
+    """With a device token, device_id may be left out: it is the device's own id, and
+    device_type the device's type."""
 
 
 class HeartbeatResponse(Out):
@@ -155,6 +167,31 @@ class HeartbeatResponse(Out):
     remaining_minutes: float | None
     used_minutes: float
     is_educational: bool
+
+
+class DeviceCreate(Strict):
+    name: DeviceName
+    device_type: DeviceType
+
+
+class DeviceOut(Out):
+    id: uuid.UUID
+    profile_id: uuid.UUID
+    name: str
+    device_type: DeviceType
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+class DevicePairedOut(DeviceOut):
+    device_token: str  # shown once: keep it on the device
+
+
+class ThisDeviceOut(Out):
+    id: uuid.UUID
+    profile_id: uuid.UUID
+    name: str
+    device_type: DeviceType
 
 
 class SessionEndOut(Out):

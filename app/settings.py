@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(900, ge=1, le=86_400)
     # `sweep` deletes ended sessions, daily balances and grants older than this; 0 keeps all.
     retention_days: int = Field(400, ge=0, le=36_500)
+    # Once every player is paired: the player endpoints (heartbeat, session end, eligibility)
+    # refuse account tokens with 403.
+    device_tokens_required: bool = False
+    # How long each replica trusts that a device exists; a deletion reaches every replica at
+    # once through NOTIFY, so this is only the safety net.
+    device_cache_ttl_seconds: float = Field(300, gt=0, le=86_400)
     demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
 
     @field_validator("database_url", "database_listen_url")

@@ -4,8 +4,9 @@ from dependency_injector.wiring import Provide, inject
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth import account_id
+from app.auth import account_id, caller
 from app.domain.configs import ConfigChange
+from app.domain.devices import DeviceTokenRefused
 from app.responses import json_response, parse_body, path_uuid
 from app.schemas import (
     DetailOut,
@@ -79,10 +80,12 @@ async def update_config(request: Request,
 
 @inject
 async def grant(request: Request, grants: GrantService = Provide["grant_service"]) -> Response:
-    owner = account_id(request)
-    profile_id = path_uuid(request, "profile_id")
+    who, profile_id = caller(request), path_uuid(request, "profile_id")
+    who.may_act_for(profile_id)
     body = await parse_body(request, GrantRequest)
-    granted = await grants.grant(owner, profile_id, minutes=body.minutes, pin=body.pin,
+    if who.device is not None and body.pin is None and body.pin_token is None:
+        raise DeviceTokenRefused()  # a remote grant is the parent's, from the parent's device
+    granted = await grants.grant(who.account_id, profile_id, minutes=body.minutes, pin=body.pin,
                                  pin_token=body.pin_token)
     return json_response(GrantOut.model_validate(granted))
 

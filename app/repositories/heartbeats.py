@@ -21,6 +21,7 @@ from app.database import HotPool
 from app.domain.balance import EMPTY_BALANCE, Balance
 from app.domain.heartbeat import EndedSession
 from app.models import CHILD_STREAM
+from app.repositories.devices import LOAD_DEVICE, LoadDevice
 from app.repositories.named_sql import bind, nulls
 from app.repositories.profile_facts import LOAD_FACTS, LoadFacts
 
@@ -273,6 +274,7 @@ FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
 class EndSession(NamedTuple):
     session_id: uuid.UUID
     account_id: uuid.UUID
+    profile_id: uuid.UUID | None  # a device token's profile: its sessions only
     now: datetime
     stale_gap: timedelta
 
@@ -285,6 +287,7 @@ WITH found AS (
     JOIN profiles p ON p.id = s.profile_id
     CROSS JOIN LATERAL (SELECT {end_at} AS at) e
     WHERE s.id = :session_id AND p.account_id = :account_id
+      AND (:profile_id::uuid IS NULL OR s.profile_id = :profile_id)
     FOR UPDATE OF s
 ), cur AS (
     SELECT f.*, {refund} AS refund FROM found f
@@ -333,7 +336,7 @@ WHERE ended_at IS NULL AND last_heartbeat_at < $1
 
 HOT_STATEMENTS: tuple[tuple[str, type[NamedTuple]], ...] = (
     (CONTINUE_SESSION, ContinueSession), (OPEN_SESSION, OpenSession), (END_SESSION, EndSession),
-    (READ_BALANCE, ReadBalance), (LOAD_FACTS, LoadFacts),
+    (READ_BALANCE, ReadBalance), (LOAD_FACTS, LoadFacts), (LOAD_DEVICE, LoadDevice),
 )
 
 
@@ -470,9 +473,10 @@ class HeartbeatStatements:
                            balance=balance_of(row), round_trips=round_trips)
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
-                          now: datetime) -> EndedSession | None:
+                          profile_id: uuid.UUID | None, now: datetime) -> EndedSession | None:
         row = await self._conn.fetchrow(END_SESSION,
-                                        *EndSession(session_id, account_id, now, self._stale))
+                                        *EndSession(session_id, account_id, profile_id, now,
+                                                    self._stale))
         if row is None:
             return None
         return EndedSession(row["id"], row["total_seconds"], row["ended_at"])

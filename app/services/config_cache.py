@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from cachetools import TTLCache
 
@@ -24,11 +25,21 @@ Loader = Callable[[uuid.UUID], Awaitable[ProfileFacts | None]]
 Publisher = Callable[[uuid.UUID], Awaitable[None]]
 
 
+class Dependent(Protocol):
+    """Another per-replica cache that must forget what this one forgets (the device registry:
+    deleting a profile deletes its devices)."""
+
+    def invalidate(self, entity_id: uuid.UUID) -> None: ...
+
+    def clear(self) -> None: ...
+
+
 class ConfigProvider:
     def __init__(self, *, load: Loader, publish: Publisher, ttl_seconds: float,
-                 max_size: int, clock: Clock) -> None:
+                 max_size: int, clock: Clock, dependents: Sequence[Dependent] = ()) -> None:
         self._load = load
         self._publish = publish
+        self._dependents = tuple(dependents)
         # The TTL runs on the service's clock, so tests move time instead of sleeping through it.
         self._cache: TTLCache[uuid.UUID, ProfileFacts] = TTLCache(
             maxsize=max_size, ttl=ttl_seconds, timer=lambda: clock.now().timestamp())
@@ -89,15 +100,20 @@ class ConfigProvider:
         self._generation += 1
         self.invalidations += 1
         self._cache.pop(profile_id, None)
+        for dependent in self._dependents:
+            dependent.invalidate(profile_id)
         log.info("config_cache_invalidated", extra={"profile_id": str(profile_id)})
 
     def clear(self) -> None:
         """Forget everything (after missed notifications, e.g. a lost LISTEN connection)."""
         self._generation += 1
         self._cache.clear()
+        for dependent in self._dependents:
+            dependent.clear()
 
     async def changed(self, profile_id: uuid.UUID) -> None:
-        """After a committed change: forget it here and tell every replica."""
+        """After a committed change (of a profile, or a device's deletion: the channel carries
+        ids): forget it here and tell every replica."""
         self.invalidate(profile_id)
         try:
             await self._publish(profile_id)

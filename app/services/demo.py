@@ -9,6 +9,7 @@ from app.domain.errors import EmailTaken
 from app.repositories.accounts import AccountRepository
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
+from app.services.devices import DeviceService
 
 DEMO_EMAIL = "parent@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -19,12 +20,16 @@ DEMO_TITLES = [("Ocean Explorers", True), ("Numbers in the Wild", True),
                ("The Funny Farm", False)]
 
 
+DEMO_DEVICE = ("Mia", "Mia's TV")  # a player paired with Mia's profile
+
+
 def demo_title_id(name: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"viewing-time-service/demo/{name}")
 
 
 async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository,
-                    profiles: ProfileService, titles: TitleService) -> dict[str, object]:
+                    profiles: ProfileService, titles: TitleService,
+                    devices: DeviceService) -> dict[str, object]:
     try:
         await accounts.register(email=DEMO_EMAIL, password=DEMO_PASSWORD)
     except EmailTaken:
@@ -37,6 +42,11 @@ async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository
             await profiles.create(account.id, name=name, is_kids=is_kids, timezone=zone)
     await titles.upsert([Title(id=demo_title_id(name), title=name, is_educational=edu)
                          for name, edu in DEMO_TITLES])
-    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD,
-            "profiles": await profiles.list(account.id),
-            "titles": {name: demo_title_id(name) for name, _ in DEMO_TITLES}}
+    listed = await profiles.list(account.id)
+    child = next(p for p in listed if p.name == DEMO_DEVICE[0])
+    paired = [d for d in await devices.list(account.id, child.id) if d.name == DEMO_DEVICE[1]]
+    device = paired[0] if paired else (await devices.pair(
+        account.id, child.id, name=DEMO_DEVICE[1], device_type="tv")).device
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "profiles": listed,
+            "titles": {name: demo_title_id(name) for name, _ in DEMO_TITLES},
+            "device": device, "device_token": devices.token_for(device)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,16 +12,20 @@ import jwt
 from cachetools import LRUCache
 
 from app.domain.clock import Clock
+from app.domain.devices import Device
 from app.domain.errors import NotAuthenticated, PinTokenInvalid
 from app.settings import Settings
 
 PIN_TOKEN_TYPE = "pin"
+DEVICE_TOKEN_TYPE = "device"
 
 
 @dataclass(frozen=True, slots=True)
 class Verified:
     account_id: uuid.UUID
-    expires_at: float
+    expires_at: float  # infinite for a device token: it lives as long as its device
+    device_id: uuid.UUID | None = None
+    profile_id: uuid.UUID | None = None
 
 
 class TokenService:
@@ -40,31 +45,46 @@ class TokenService:
         return jwt.encode(claims, self._key, algorithm=self._algorithm)
 
     def _decode(self, token: str) -> dict[str, Any]:
-        # Expiry is checked against the service clock below, not pyjwt's wall clock.
+        # Expiry is checked against the service clock below, not pyjwt's wall clock; device
+        # tokens have none (each type's claims are checked in `_verified_claims`).
         return jwt.decode(
             token, self._key, algorithms=[self._algorithm],
-            options={"verify_exp": False, "require": ["sub", "exp"]},
+            options={"verify_exp": False, "require": ["sub"]},
         )
+
+    def _verified_claims(self, token: str) -> Verified:
+        claims = self._decode(token)
+        kind = claims.get("typ")
+        account_id = uuid.UUID(str(claims["sub"]))
+        if kind == DEVICE_TOKEN_TYPE:
+            return Verified(account_id, math.inf, uuid.UUID(str(claims["dev"])),
+                            uuid.UUID(str(claims["prf"])))
+        if kind is not None:
+            raise NotAuthenticated("A pin_token is not an access token")
+        return Verified(account_id, float(claims["exp"]))
 
     def issue_access(self, account_id: uuid.UUID) -> tuple[str, int]:
         exp = int(self._clock.now().timestamp()) + self._lifetime
         return self._encode({"sub": str(account_id), "exp": exp}), self._lifetime
 
-    def verify_access(self, token: str) -> uuid.UUID:
+    def issue_device_token(self, device: Device) -> str:
+        """No expiry: valid until the device is deleted (the caller checks it still exists)."""
+        return self._encode({"sub": str(device.account_id), "typ": DEVICE_TOKEN_TYPE,
+                             "dev": str(device.id), "prf": str(device.profile_id)})
+
+    def verify(self, token: str) -> Verified:
+        """An account token (unexpired) or a device token (whose device the caller checks)."""
         now = self._clock.now().timestamp()
         hit = self._verified.get(token)
         if hit is None:
             try:
-                claims = self._decode(token)
-                if claims.get("typ") == PIN_TOKEN_TYPE:
-                    raise NotAuthenticated("A pin_token is not an access token")
-                hit = Verified(uuid.UUID(str(claims["sub"])), float(claims["exp"]))
-            except (jwt.PyJWTError, ValueError, TypeError):
+                hit = self._verified_claims(token)
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
                 raise NotAuthenticated("Invalid or expired token") from None
             self._verified[token] = hit
         if hit.expires_at <= now:
             raise NotAuthenticated("Invalid or expired token")
-        return hit.account_id
+        return hit
 
     def forget(self, account_id: uuid.UUID) -> None:
         """Drop cached verifications of a deleted account's tokens."""
@@ -85,7 +105,7 @@ class TokenService:
                 and claims.get("sub") == str(account_id)
                 and float(claims["exp"]) > self._clock.now().timestamp()
             )
-        except (jwt.PyJWTError, ValueError, TypeError):
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             valid = False
         if not valid:
             raise PinTokenInvalid()

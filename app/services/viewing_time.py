@@ -140,10 +140,12 @@ class ViewingTimeService:
         if outcome.title_mismatch:
             raise SessionTitleMismatch()
 
-    async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID) -> EndedSession:
+    async def end_session(self, account_id: uuid.UUID, session_id: uuid.UUID, *,
+                          profile_id: uuid.UUID | None = None) -> EndedSession:
+        """`profile_id`: a device's call, which reaches its own profile's sessions only."""
         async with self._heartbeats.connected() as db:
             ended = await db.end_session(session_id=session_id, account_id=account_id,
-                                         now=self._clock.now())
+                                         profile_id=profile_id, now=self._clock.now())
         if ended is None:
             raise SessionNotFound()
         return ended

@@ -22,12 +22,14 @@ class Ids:
     profile_id: str
     session_id: str
     title_id: str
+    device_id: str
 
 
 BODIES: dict[str, object] = {
     "HeartbeatRequest": lambda ids: {"profile_id": ids.profile_id, "title_id": ids.title_id,
                                      "device_id": "probe"},
     "ProfileCreate": lambda ids: {"name": "Probe", "is_kids": True},
+    "DeviceCreate": lambda ids: {"name": "Probe TV", "device_type": "tv"},
     "TitlesUpsert": lambda ids: {"titles": [{"id": str(uuid.uuid4()), "title": "Probe",
                                              "is_educational": False}]},
     "PinSet": lambda ids: {"new_pin": "4321", "current_pin": "1234"},

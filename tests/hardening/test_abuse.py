@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from app.database import asyncpg_dsn
+from app.endpoints.access import Access
 from app.services.clock import FrozenClock
 from tests.hardening import probe
 from tests.support import api
@@ -226,7 +227,8 @@ async def _owner_with_data(client, container) -> tuple[api.Parent, probe.Ids]:  
     kid = await owner.child()
     beat = await owner.beat(kid, titles.cartoon)
     assert beat.status_code == 200
-    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon)
+    device = await owner.pair(kid)
+    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon, device["id"])
 
 
 async def _rows(database_url: str) -> dict[str, int]:
@@ -234,7 +236,7 @@ async def _rows(database_url: str) -> dict[str, int]:
     try:
         return {t: await conn.fetchval(f"SELECT count(*) FROM {t}")
                 for t in ("accounts", "profiles", "viewing_time_configs", "viewing_sessions",
-                          "daily_balances", "time_grants")}
+                          "daily_balances", "time_grants", "devices")}
     finally:
         await conn.close()
 
@@ -248,7 +250,8 @@ async def test_another_accounts_ids_are_404_on_every_endpoint(client, container,
         r = await probe.call(client, endpoint, ids, stranger.headers)
         label = f"{endpoint.method} {endpoint.path}: {r.status_code} {r.text}"
         assert r.status_code < 500, label
-        mentions_owner = "{profile_id}" in endpoint.path or "{session_id}" in endpoint.path or (
+        mentions_owner = any(f"{{{name}}}" in endpoint.path
+                             for name in ("profile_id", "session_id", "device_id")) or (
             endpoint.body is not None and endpoint.body.__name__ == "HeartbeatRequest")
         if mentions_owner:
             assert r.status_code == 404, label
@@ -260,6 +263,7 @@ async def test_another_accounts_ids_are_404_on_every_endpoint(client, container,
     # profile of their own, a PIN): nothing of the owner's changed.
     assert after["viewing_sessions"] == before["viewing_sessions"]
     assert after["daily_balances"] == before["daily_balances"]
+    assert after["devices"] == before["devices"]
     assert after["time_grants"] == before["time_grants"]
     r = await owner.beat(ids.profile_id, ids.title_id, ids.session_id)
     assert r.status_code == 200 and r.json()["used_minutes"] == 0.5
@@ -286,6 +290,9 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
             label = f"{endpoint.method} {endpoint.path}: {r.status_code} {r.text}"
             if endpoint.path.endswith("/titles/{title_id}"):
                 assert r.status_code == 200, label
+                continue
+            if endpoint.access is Access.device:  # no account token is a device's
+                assert r.status_code == 403, label
                 continue
             assert r.status_code in (401, 404), label
             assert isinstance(r.json()["detail"], str), label

@@ -1,6 +1,6 @@
-"""Two app instances on one database: a config change made through one reaches the other's
-cache (PostgreSQL NOTIFY → its ConfigChangeListener) well within a second, though the other's
-cache TTL is an hour.
+"""Two app instances on one database: a config change or a device's deletion made through one
+reaches the other's cache (PostgreSQL NOTIFY → its ConfigChangeListener) well within a second,
+though the other's cache TTLs are an hour.
 
 The second instance is a real `python -m app serve` process: dependency-injector wiring is
 module-global, so two containers cannot serve side by side in one process.
@@ -35,7 +35,7 @@ async def replica(database_url: str,
                   app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """A second instance, started after this test's app (which truncates the tables)."""
     server = ServedApp(database_url=database_url, CONFIG_CACHE_TTL_SECONDS="3600",
-                       LOG_LEVEL="WARNING")
+                       DEVICE_CACHE_TTL_SECONDS="3600", LOG_LEVEL="WARNING")
     try:
         await server.started()  # not start(): this test's app runs on the same event loop
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
@@ -75,3 +75,29 @@ async def test_a_config_change_reaches_the_other_replica_on_its_next_heartbeat(
     print(f"\nreplica saw the new limit on heartbeat #{beats} after the change, "
           f"{elapsed_ms:.0f} ms after the PUT returned")
     assert seen["remaining_minutes"] == pytest.approx(29.5, abs=0.5)
+
+
+async def test_a_deleted_device_is_refused_by_the_other_replica_within_a_second(
+        parent, titles, replica, client):
+    kid = await parent.child()
+    device = await parent.pair(kid)
+    headers = {"Authorization": f"Bearer {device['device_token']}"}
+    body = {"profile_id": kid, "title_id": titles.cartoon}
+    r = await replica.post(f"{API}/viewing-time/heartbeat", headers=headers, json=body)
+    assert r.status_code == 200, r.text  # the replica now knows the device
+    body["session_id"] = r.json()["session_id"]
+    assert (await replica.post(f"{API}/viewing-time/heartbeat", headers=headers,
+                               json=body)).status_code == 200
+
+    r = await client.delete(f"{API}/devices/{device['id']}", headers=parent.headers)
+    assert r.status_code == 204
+    deleted_at = time.perf_counter()
+    while True:
+        r = await replica.post(f"{API}/viewing-time/heartbeat", headers=headers, json=body)
+        if r.status_code == 401:
+            break
+        assert r.status_code == 200, r.text
+        assert time.perf_counter() - deleted_at < 1, "the deletion did not arrive within 1 s"
+        await asyncio.sleep(0.01)
+    print(f"\nreplica refused the deleted device {(time.perf_counter() - deleted_at) * 1000:.0f}"
+          " ms after the DELETE returned")

@@ -56,3 +56,33 @@ async def test_round_trips_reported_per_heartbeat_match_the_wire_under_concurren
     assert [r.status_code for r in replies] == [200, 200]
     assert proxy.round_trips - before_wire == 3  # 1 continuing + 2 cold first beat
     assert metrics.round_trips - before_reported == 3
+
+
+async def test_a_device_tokens_heartbeat_is_one_round_trip_on_a_warm_cache(proxied, clock):
+    """The token's device is checked against the registry's cache, not the database."""
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "rt-device@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+    token = (await parent.pair(kid))["device_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def beat(session_id: str | None = None) -> str:
+        body = {"profile_id": kid, "title_id": titles.cartoon}
+        if session_id:
+            body["session_id"] = session_id
+        r = await client.post(f"{api.API}/viewing-time/heartbeat", headers=headers, json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["session_id"]
+
+    before = proxy.round_trips
+    session = await beat()  # cold: the device, the profile's facts, the new session
+    assert proxy.round_trips - before == 3
+    for _ in range(3):
+        clock.advance(30)
+        await beat(session)
+    for _ in range(5):
+        clock.advance(30)
+        before = proxy.round_trips
+        await beat(session)
+        assert proxy.round_trips - before == 1

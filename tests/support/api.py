@@ -50,6 +50,14 @@ class Parent:
         return await self.client.post(f"{API}/viewing-time/session/{session_id}/end",
                                       headers=self.headers)
 
+    async def pair(self, profile_id: str, name: str = "Living-room TV",
+                   device_type: str = "tv") -> dict:
+        """Pair a player with the profile: the new device, with its `device_token`."""
+        r = await self.client.post(f"{API}/profiles/{profile_id}/devices", headers=self.headers,
+                                   json={"name": name, "device_type": device_type})
+        assert r.status_code == 201, r.text
+        return r.json()
+
     async def balance(self, profile_id: str) -> dict:
         r = await self.client.get(f"{API}/viewing-time/balance/{profile_id}", headers=self.headers)
         assert r.status_code == 200, r.text

@@ -13,7 +13,8 @@ import asyncpg
 
 from app.database import asyncpg_dsn
 
-TABLES = "accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, time_grants"
+TABLES = ("accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, "
+          "time_grants, devices")
 
 
 def server_url() -> str:

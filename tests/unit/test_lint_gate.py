@@ -20,3 +20,13 @@ def test_mypy_checks_app_and_container_and_ci_runs_lint() -> None:
     assert config["files"] == ["app", "containers.py"]
     assert config["disallow_untyped_defs"] is True and config["warn_unused_ignores"] is True
     assert "\nmake lint\n" in (ROOT / ".ci/run").read_text()
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename (the test folders are not packages): two files
+    of one name fail the whole run at collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parents[1].rglob("test_*.py"))
+    assert [name for name, count in names.items() if count > 1] == []

@@ -14,6 +14,7 @@ from starlette.authentication import AuthenticationError
 from starlette.requests import HTTPConnection, Request
 
 from app.auth import Account, BearerBackend, account_id, on_auth_error
+from app.domain.devices import Caller
 from app.domain.errors import InvalidInput, NotAuthenticated
 from app.observability import RequestObserver, incoming_request_id
 from app.responses import MalformedJSON, ORJSONResponse, json_response, parse_body, path_uuid
@@ -87,7 +88,7 @@ async def test_an_anonymous_caller_has_no_account_id():
     request = Request({**scope(), "user": object()})
     with pytest.raises(NotAuthenticated):
         account_id(request)
-    assert account_id(Request({**scope(), "user": Account(ACCOUNT)})) == ACCOUNT
+    assert account_id(Request({**scope(), "user": Account(Caller(ACCOUNT))})) == ACCOUNT
 
 
 # --- request ids and the observer ------------------------------------------------------------
