@@ -14,6 +14,7 @@ from app.repositories.devices import DeviceRepository
 from app.repositories.grants import GrantRepository
 from app.repositories.health import HealthRepository
 from app.repositories.heartbeats import HeartbeatRepository, prepare_hot_statements
+from app.repositories.live_sessions import LiveSessionRepository
 from app.repositories.pins import PinRepository
 from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRepository
 from app.repositories.profiles import ProfileRepository
@@ -132,8 +133,9 @@ class Container(containers.DeclarativeContainer):
         DeviceService, devices=devices, configs=config_provider, tokens=tokens, clock=clock,
     )
     viewing_time = providers.Singleton(
-        ViewingTimeService, heartbeats=heartbeats, configs=config_provider, clock=clock,
-        metrics=metrics,
+        ViewingTimeService, heartbeats=heartbeats,
+        live=providers.Factory(LiveSessionRepository, session_factory), configs=config_provider,
+        clock=clock, metrics=metrics,
     )
     health = providers.Singleton(
         HealthService, health=health_repository, head_revision=providers.Callable(head_revision)

@@ -137,6 +137,9 @@ class ViewingTimeConfig(SQLModel, table=True):
     previous_timezone: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     effective_from: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
     updated_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    # A parent's lock: set while locked; locked_until NULL means until unlocked.
+    locked_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
 
 
 class DailyBalance(SQLModel, table=True):
@@ -175,6 +178,8 @@ class ViewingSession(SQLModel, table=True):
     __tablename__ = "viewing_sessions"
     __table_args__ = (
         CheckConstraint("device_type IN ('tv', 'mobile', 'tablet', 'web')", name="device_type"),
+        CheckConstraint("end_reason IS NULL OR end_reason = 'stopped_by_parent'",
+                        name="end_reason"),
         # One stream per child profile, guaranteed by the database even under racing first
         # beats: a child's open sessions share one stream_key, an adult's each have their own.
         Index(
@@ -206,6 +211,7 @@ class ViewingSession(SQLModel, table=True):
     stream_key: uuid.UUID = Field(sa_column=Column(
         UUID(as_uuid=True), nullable=False, server_default=text(f"'{CHILD_STREAM}'::uuid")))
     ended_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    end_reason: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     total_seconds: Decimal = Field(
         default=Decimal(0), sa_column=Column(SECONDS, nullable=False, server_default=text("0"))
     )

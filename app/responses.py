@@ -17,7 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 
 class ORJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_default)
+        # UTC instants end in "Z", as pydantic writes them in every other answer.
+        return orjson.dumps(content, default=_default, option=orjson.OPT_UTC_Z)
 
 
 def _default(value: Any) -> Any:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -20,6 +21,7 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 from app.domain.balance import Enforcement
+from app.domain.control import Reason
 
 
 class Strict(BaseModel):
@@ -167,6 +169,8 @@ class HeartbeatResponse(Out):
     remaining_minutes: float | None
     used_minutes: float
     is_educational: bool
+    reason: Reason | None = None  # why not allowed: null while watching is allowed
+    next_allowed_at: datetime | None = None  # when blocked: when watching may resume, if known
 
 
 class DeviceCreate(Strict):
@@ -211,13 +215,17 @@ class BalanceOut(Out):
     is_unlimited_override: bool
     next_reset_at: datetime | None
     warning_threshold_minutes: list[int] = [15, 5]
+    granted_minutes: int = 0  # granted today (an unlimited grant: is_unlimited_override)
+    reason: Reason | None = None  # what the next heartbeat would answer
+    next_allowed_at: datetime | None = None
 
 
 class EligibilityOut(Out):
     eligible: bool
     remaining_minutes: float | None
-    reason: str | None
+    reason: str | None  # viewing_time_exhausted, locked_by_parent
     next_reset_at: datetime | None
+    next_allowed_at: datetime | None = None
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -367,6 +375,37 @@ class GrantRecordOut(Out):
     is_remote: bool
     granted_at: datetime
     granted_by: uuid.UUID
+
+
+class LockRequest(Strict):
+    until: AwareDatetime | None  # required; null: until unlocked
+
+
+class LockOut(Out):
+    profile_id: uuid.UUID
+    locked: bool
+    until: datetime | None
+
+
+class SessionsQuery(BaseModel):
+    """?state=open (default: watching now) or all; newest first."""
+
+    state: Literal["open", "all"] = "open"
+    limit: int = Field(50, ge=1, le=200)
+
+
+class LiveSessionOut(Out):
+    session_id: uuid.UUID
+    title_id: uuid.UUID
+    title_name: str
+    device_id: str
+    device_type: str
+    device_name: str | None
+    started_at: datetime
+    last_heartbeat_at: datetime
+    ended_at: datetime | None
+    is_paused: bool
+    watched_minutes: float
 
 
 class HistoryQuery(BaseModel):

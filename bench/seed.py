@@ -70,14 +70,39 @@ async def seed_children(conn: asyncpg.Connection, accounts: list[uuid.UUID],
     return pairs
 
 
+def mint_device_token(account_id: uuid.UUID, profile_id: uuid.UUID, device_id: uuid.UUID, *,
+                      secret: str) -> str:
+    """The claims app/services/tokens.py issues for a paired device (no expiry)."""
+    return jwt.encode({"sub": str(account_id), "typ": "device", "dev": str(device_id),
+                       "prf": str(profile_id)}, secret, algorithm="HS256")
+
+
+async def seed_devices(conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]], *,
+                       secret: str) -> dict[uuid.UUID, str]:
+    """One paired player per child profile: its device token, by profile."""
+    now = datetime.now(UTC)
+    devices = [(uuid.uuid4(), p, a) for a, p in pairs]
+    await conn.copy_records_to_table(
+        "devices", records=[(d, p, a, f"Bench TV {i}", "tv", now)
+                            for i, (d, p, a) in enumerate(devices)],
+        columns=["id", "profile_id", "account_id", "name", "device_type", "created_at"])
+    return {p: mint_device_token(a, p, d, secret=secret) for d, p, a in devices}
+
+
 async def seed_viewers(conn: asyncpg.Connection, *, profiles: int, per_account: int,
-                       secret: str) -> list[Viewer]:
-    """`profiles` child profiles, each already inside an open session of a non-educational title."""
+                       secret: str, device_tokens: bool = False) -> list[Viewer]:
+    """`profiles` child profiles, each already inside an open session of a non-educational title;
+    each beats with its account's token, or (`device_tokens`) with its own paired player's."""
     titles = await seed_titles(conn)
     accounts = await seed_accounts(conn, -(-profiles // per_account), prefix="viewer")
     pairs = (await seed_children(conn, accounts, per_account))[:profiles]
-    tokens = {a: mint_token(a, secret=secret) for a in accounts}
-    viewers = [Viewer(tokens[a], a, p, titles[i % len(titles)], uuid.uuid4())
+    if device_tokens:
+        by_profile = await seed_devices(conn, pairs, secret=secret)
+        tokens = [by_profile[p] for _, p in pairs]
+    else:
+        by_account = {a: mint_token(a, secret=secret) for a in accounts}
+        tokens = [by_account[a] for a, _ in pairs]
+    viewers = [Viewer(tokens[i], a, p, titles[i % len(titles)], uuid.uuid4())
                for i, (a, p) in enumerate(pairs)]
     now = datetime.now(UTC)
     await conn.copy_records_to_table(

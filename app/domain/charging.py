@@ -57,6 +57,7 @@ class Limit:
     limit_minutes: int | None  # None: unlimited today
     educational_exempt: bool
     balance: Balance
+    locked: bool = False  # a parent's lock holds: nothing plays, nothing is charged
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ def _seconds(span: timedelta) -> Decimal:
 
 
 def _used_up_for(is_educational: bool, limit: Limit) -> bool:
+    """Blocked: locked by a parent, or (for a child, unless exempt) the day's time is spent."""
+    if limit.locked:
+        return True
     if not limit.is_kids or (is_educational and limit.educational_exempt):
         return False
     remaining = remaining_seconds(limit.limit_minutes, limit.balance)

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
+from app.domain.control import LockState
+from app.domain.errors import InvalidInput
 from app.domain.viewing_day import LimitConfig
 
 
@@ -41,6 +43,8 @@ class ViewingConfig:
     previous_timezone: str | None
     effective_from: datetime | None
     updated_at: datetime
+    locked_at: datetime | None = None  # a parent's lock, while set
+    locked_until: datetime | None = None  # None while locked: until unlocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,8 @@ def limits_of(config: ViewingConfig) -> LimitConfig:
         weekend_limit_minutes=config.weekend_limit_minutes,
         educational_exempt=config.educational_exempt, timezone=config.timezone,
         reset_hour=config.reset_hour, previous_timezone=config.previous_timezone,
-        previous_reset_hour=config.previous_reset_hour, effective_from=config.effective_from)
+        previous_reset_hour=config.previous_reset_hour, effective_from=config.effective_from,
+        locked_at=config.locked_at, locked_until=config.locked_until)
 
 
 def _pending(config: ViewingConfig, now: datetime) -> bool:
@@ -125,3 +130,22 @@ def config_view(name: str, config: ViewingConfig, now: datetime) -> ConfigView:
         timezone=config.timezone, updated_at=config.updated_at,
         effective_from=config.effective_from if _pending(config, now) else None,
     )
+
+
+def locked(config: ViewingConfig, *, now: datetime, until: datetime | None) -> ViewingConfig:
+    """Locked from `now` until `until` (None: until unlocked); it must end in the future."""
+    if until is not None and until <= now:
+        raise InvalidInput("until: must be in the future (or null: until unlocked)")
+    return replace(config, locked_at=now, locked_until=until)
+
+
+def unlocked(config: ViewingConfig) -> ViewingConfig:
+    return replace(config, locked_at=None, locked_until=None)
+
+
+def lock_state(config: ViewingConfig, now: datetime) -> LockState:
+    """As a parent sees it: a lock whose `until` has passed is gone."""
+    lock = limits_of(config).lock
+    if lock is None or not lock.holds_at(now):
+        return LockState(config.profile_id, locked=False, until=None)
+    return LockState(config.profile_id, locked=True, until=lock.until)

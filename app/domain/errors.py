@@ -60,6 +60,13 @@ class SessionEnded(Conflict):
     detail = "Session has ended"
     code = "session_ended"
 
+    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason  # 'stopped_by_parent', or None
+
+    def extra(self) -> dict[str, object]:
+        return {**super().extra(), **({"reason": self.reason} if self.reason else {})}
+
 
 class SessionTitleMismatch(Conflict):
     detail = "Heartbeat title does not match the session's title"
@@ -147,6 +154,7 @@ class EnforcementUnavailable(DatabaseUnavailable):
     def extra(self) -> dict[str, object]:
         if self.eligibility:
             return {"eligible": False, "remaining_minutes": 0, "reason": "enforcement_unavailable",
-                    "next_reset_at": None}
+                    "next_reset_at": None, "next_allowed_at": None}
         return {"session_id": None, "enforcement": "blocked", "reason": "enforcement_unavailable",
-                "remaining_minutes": 0, "used_minutes": None, "is_educational": None}
+                "remaining_minutes": 0, "used_minutes": None, "is_educational": None,
+                "next_allowed_at": None}

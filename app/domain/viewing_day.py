@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.domain.control import Lock
+
 
 @dataclass(frozen=True, slots=True)
 class DayRule:
@@ -50,12 +52,14 @@ class LimitConfig:
     rule: DayRule
     previous_rule: DayRule | None = None
     effective_from: datetime | None = None
+    lock: Lock | None = None  # a parent's lock, while set
 
     @classmethod
     def stored(cls, *, weekday_limit_minutes: int | None, weekend_limit_minutes: int | None,
                educational_exempt: bool, timezone: str, reset_hour: int,
                previous_timezone: str | None, previous_reset_hour: int | None,
-               effective_from: datetime | None) -> LimitConfig:
+               effective_from: datetime | None, locked_at: datetime | None = None,
+               locked_until: datetime | None = None) -> LimitConfig:
         """From the config as it is stored (zone names, hours), wherever it was read."""
         previous = None
         if previous_reset_hour is not None and previous_timezone is not None:
@@ -64,7 +68,11 @@ class LimitConfig:
                    weekend_limit_minutes=weekend_limit_minutes,
                    educational_exempt=educational_exempt,
                    rule=DayRule(ZoneInfo(timezone), reset_hour), previous_rule=previous,
-                   effective_from=effective_from)
+                   effective_from=effective_from,
+                   lock=None if locked_at is None else Lock(locked_until))
+
+    def locked_at(self, instant: datetime) -> bool:
+        return self.lock is not None and self.lock.holds_at(instant)
 
     def rule_at(self, instant: datetime) -> DayRule:
         if self.previous_rule is not None and self.effective_from is not None \

@@ -1,6 +1,10 @@
-"""Parental controls: the PIN, a child's limits, grants of extra time, history and report."""
+"""Parental controls: the PIN, a child's limits, grants of extra time, history and report, and
+live control (who is watching, stop a session, lock a profile)."""
+
+from typing import TypeVar
 
 from dependency_injector.wiring import Provide, inject
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,11 +18,16 @@ from app.schemas import (
     GrantRecordOut,
     GrantRequest,
     HistoryQuery,
+    LiveSessionOut,
+    LockOut,
+    LockRequest,
     PinReset,
     PinSet,
     PinStatusOut,
     PinVerifiedOut,
     PinVerify,
+    SessionEndOut,
+    SessionsQuery,
     ViewingHistoryOut,
     ViewingTimeConfigOut,
     ViewingTimeConfigUpdate,
@@ -28,6 +37,9 @@ from app.services.grants import GrantService
 from app.services.pins import PinService
 from app.services.reports import ReportService
 from app.services.viewing_configs import ViewingConfigService
+from app.services.viewing_time import ViewingTimeService
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 @inject
@@ -98,18 +110,12 @@ async def list_grants(request: Request,
                           for g in await grants.list(owner, path_uuid(request, "profile_id"))])
 
 
-def _history_query(request: Request) -> HistoryQuery:
-    """A bad date raises pydantic's ValidationError: 422 naming the parameter."""
-    params = {k: v for k, v in request.query_params.items() if k in HistoryQuery.model_fields}
-    return HistoryQuery.model_validate(params)
-
-
 @inject
 async def history(request: Request,
                   reports: ReportService = Provide["report_service"]) -> Response:
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
-    query = _history_query(request)
+    query = _query(request, HistoryQuery)
     found = await reports.history(owner, profile_id, from_date=query.from_date,
                                   to_date=query.to_date)
     return json_response(ViewingHistoryOut.model_validate(found))
@@ -119,3 +125,44 @@ async def history(request: Request,
 async def weekly_report(request: Request,
                         reports: ReportService = Provide["report_service"]) -> Response:
     return json_response(WeeklyReportOut.model_validate(await reports.weekly(account_id(request))))
+
+
+def _query(request: Request, model: type[Q]) -> Q:
+    """A bad value raises pydantic's ValidationError: 422 naming the parameter."""
+    return model.model_validate({k: v for k, v in request.query_params.items()
+                                 if k in model.model_fields})
+
+
+@inject
+async def list_sessions(request: Request,
+                        viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
+    owner, profile_id = account_id(request), path_uuid(request, "profile_id")
+    query = _query(request, SessionsQuery)
+    listed = await viewing.sessions(owner, profile_id, open_only=query.state == "open",
+                                    limit=query.limit)
+    return json_response([LiveSessionOut.model_validate(s) for s in listed])
+
+
+@inject
+async def stop_session(request: Request,
+                       viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
+    ended = await viewing.stop(account_id(request), path_uuid(request, "session_id"))
+    return json_response(SessionEndOut.model_validate(ended))
+
+
+@inject
+async def lock_profile(request: Request,
+                       configs: ViewingConfigService = Provide["viewing_config_service"],
+                       ) -> Response:
+    owner, profile_id = account_id(request), path_uuid(request, "profile_id")
+    body = await parse_body(request, LockRequest)
+    return json_response(LockOut.model_validate(await configs.lock(owner, profile_id,
+                                                                   body.until)))
+
+
+@inject
+async def unlock_profile(request: Request,
+                         configs: ViewingConfigService = Provide["viewing_config_service"],
+                         ) -> Response:
+    owner, profile_id = account_id(request), path_uuid(request, "profile_id")
+    return json_response(LockOut.model_validate(await configs.unlock(owner, profile_id)))

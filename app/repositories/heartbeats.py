@@ -46,20 +46,21 @@ def refund(s: str, at: str) -> str:
     return f"round(greatest(0, coalesce(extract(epoch FROM {s}.counted_until - {at}), 0)), 3)"
 
 
-# The day's time is used up (the remaining-time formula of app/domain/balance.py): only for a
-# child, only with a limit, never for an exempt educational title or on an unlimited day.
-def used_up(educational: str, granted: str, used: str, unlimited: str) -> str:
-    return (f":is_kids AND :limit_seconds::int IS NOT NULL\n"
+# Blocked: a parent's lock holds, or the day's time is used up (the remaining-time formula of
+# app/domain/balance.py): only for a child, only with a limit, never for an exempt educational
+# title or on an unlimited day.
+def blocked(educational: str, granted: str, used: str, unlimited: str) -> str:
+    return (f":locked OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
             f"  AND NOT ({educational} AND :educational_exempt) AND NOT {unlimited}\n"
-            f"  AND :limit_seconds + {granted} - {used} <= 0")
+            f"  AND :limit_seconds + {granted} - {used} <= 0)")
 
 
 # End the sessions of `source` (rows with `id`, `at`, `refund`) at `at`, giving back the unpaid
 # part of their window. A session that paid nothing keeps counted_until NULL (`least` would
 # skip the NULL and answer `at`).
-def end_and_refund(source: str, returning: str, where: str = "") -> str:
+def end_and_refund(source: str, returning: str, where: str = "", reason: str = "NULL") -> str:
     return f"""UPDATE viewing_sessions s
-    SET ended_at = o.at,
+    SET ended_at = o.at, end_reason = {reason},
         counted_until = CASE WHEN s.counted_until > o.at THEN o.at ELSE s.counted_until END,
         total_seconds = s.total_seconds - o.refund
     FROM {source} o
@@ -94,6 +95,7 @@ class ContinueSession(NamedTuple):
     limit_seconds: int | None  # the day's limit; None: unlimited
     educational_exempt: bool
     is_kids: bool  # adults record sessions but have no balance
+    locked: bool  # a parent's lock holds: blocked, nothing charged
     interval: timedelta
     pause_grace: timedelta
     stale_gap: timedelta
@@ -101,8 +103,8 @@ class ContinueSession(NamedTuple):
 
 CONTINUE_SESSION = bind("""
 WITH cur AS (
-    SELECT id, title_id, ended_at, is_educational, counted_until, paused_at, last_heartbeat_at,
-           {t} AS t
+    SELECT id, title_id, ended_at, end_reason, is_educational, counted_until, paused_at,
+           last_heartbeat_at, {t} AS t
     FROM viewing_sessions s
     WHERE id = :session_id AND profile_id = :profile_id
     FOR UPDATE
@@ -119,7 +121,7 @@ WITH cur AS (
              -- nothing new to pay (a duplicate, a retry): idempotent, even when the day's time
              -- is used up (a parallel duplicate reads the balance as it was before the first)
              WHEN cur.counted_until >= cur.t + :interval::interval THEN 'continue'
-             WHEN {used_up} THEN 'blocked'
+             WHEN {blocked} THEN 'blocked'
              WHEN cur.counted_until IS NULL
                   OR cur.t - cur.last_heartbeat_at > :stale_gap::interval
                   OR (NOT :is_paused AND cur.paused_at IS NOT NULL
@@ -161,12 +163,13 @@ WITH cur AS (
 ), bal AS (
     {add_charge}
 )
-SELECT cur.title_id, cur.ended_at, cur.is_educational, (SELECT count(*) FROM upd) AS updated,
+SELECT cur.title_id, cur.ended_at, cur.end_reason, cur.is_educational,
+       (SELECT count(*) FROM upd) AS updated,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM cur LEFT JOIN bal ON true
 """.format(
     t=session_instant(":now", "s"),
-    used_up=used_up("cur.is_educational", "coalesce(b.granted_seconds, 0)",
+    blocked=blocked("cur.is_educational", "coalesce(b.granted_seconds, 0)",
                     "coalesce(b.used_seconds, 0)", "coalesce(b.is_unlimited_override, false)"),
     add_charge=add_to_balance("""SELECT :profile_id, :day,
            CASE WHEN c.to_edu THEN 0 ELSE c.seconds END,
@@ -190,6 +193,7 @@ class OpenSession(NamedTuple):
     limit_seconds: int | None
     educational_exempt: bool
     is_kids: bool
+    locked: bool
     device_id: str
     device_type: str
     interval: timedelta
@@ -226,7 +230,7 @@ WITH ok AS (
     LEFT JOIN daily_balances b ON b.profile_id = :profile_id AND b.reset_date = :day
 ), step AS (
     SELECT ok.is_educational, ok.is_educational AND :educational_exempt AS to_edu,
-           ({used_up}) AS blocked
+           ({blocked}) AS blocked
     FROM ok, before
 ), ins AS (
     INSERT INTO viewing_sessions
@@ -264,7 +268,7 @@ FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
     child=CHILD_STREAM,
     end_old=end_and_refund("old", "o.last_charge_date AS day, o.last_charge_educational AS edu, "
                                   "o.refund"),
-    used_up=used_up("ok.is_educational", "before.granted", "before.used", "before.unlimited"),
+    blocked=blocked("ok.is_educational", "before.granted", "before.used", "before.unlimited"),
     add_deltas=add_to_balance("SELECT :profile_id, day, sum(used), sum(edu), :now "
                               "FROM deltas GROUP BY day", f"reset_date, {BALANCE_COLUMNS}"),
 ), OpenSession)
@@ -275,6 +279,7 @@ class EndSession(NamedTuple):
     session_id: uuid.UUID
     account_id: uuid.UUID
     profile_id: uuid.UUID | None  # a device token's profile: its sessions only
+    end_reason: str | None  # 'stopped_by_parent', or None (the player ended it)
     now: datetime
     stale_gap: timedelta
 
@@ -311,7 +316,7 @@ FROM cur c LEFT JOIN ended e ON true
     refund=refund("f", "f.at"),
     end_it=end_and_refund("cur", "s.id, s.total_seconds, s.ended_at, o.profile_id, "
                                  "o.last_charge_date, o.last_charge_educational, o.refund",
-                          where=" AND o.ended_at IS NULL"),
+                          where=" AND o.ended_at IS NULL", reason=":end_reason"),
 ), EndSession)
 
 class ReadBalance(NamedTuple):
@@ -367,6 +372,7 @@ class BeatOutcome:
 
     found: bool
     ended: bool = False
+    end_reason: str | None = None  # why it ended: 'stopped_by_parent', or None
     title_mismatch: bool = False
     is_educational: bool = False
     balance: Balance = EMPTY_BALANCE
@@ -432,14 +438,15 @@ class HeartbeatStatements:
     async def continue_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                                title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
                                limit_seconds: int | None, educational_exempt: bool,
-                               is_kids: bool) -> BeatOutcome:
+                               is_kids: bool, locked: bool) -> BeatOutcome:
         row = await self._conn.fetchrow(CONTINUE_SESSION, *ContinueSession(
             session_id, profile_id, title_id, now, is_paused, day, limit_seconds,
-            educational_exempt, is_kids, self._interval, self._grace, self._stale))
+            educational_exempt, is_kids, locked, self._interval, self._grace, self._stale))
         if row is None:
             return BeatOutcome(found=False)
         if row["updated"] == 0:
             return BeatOutcome(found=True, ended=row["ended_at"] is not None,
+                               end_reason=row["end_reason"],
                                title_mismatch=row["title_id"] != title_id)
         return BeatOutcome(found=True, is_educational=row["is_educational"],
                            balance=balance_of(row))
@@ -448,14 +455,14 @@ class HeartbeatStatements:
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
-                           is_kids: bool, serialized: bool = False) -> BeatOutcome:
+                           is_kids: bool, locked: bool, serialized: bool = False) -> BeatOutcome:
         """`raced` when a concurrent first beat of the same child profile won the race for its
         one open session. The caller then retries `serialized`: under a per-profile advisory
         lock, so racing devices take turns and each retry's fresh snapshot sees (and ends) the
         session that won."""
         args = OpenSession(session_id, profile_id, account_id, title_id, now, is_paused, day,
-                           limit_seconds, educational_exempt, is_kids, device_id, device_type,
-                           self._interval, self._stale)
+                           limit_seconds, educational_exempt, is_kids, locked, device_id,
+                           device_type, self._interval, self._stale)
         round_trips = SERIALIZED_ROUND_TRIPS if serialized else 1
         try:
             if serialized:
@@ -473,10 +480,11 @@ class HeartbeatStatements:
                            balance=balance_of(row), round_trips=round_trips)
 
     async def end_session(self, *, session_id: uuid.UUID, account_id: uuid.UUID,
-                          profile_id: uuid.UUID | None, now: datetime) -> EndedSession | None:
+                          profile_id: uuid.UUID | None, now: datetime,
+                          end_reason: str | None = None) -> EndedSession | None:
         row = await self._conn.fetchrow(END_SESSION,
-                                        *EndSession(session_id, account_id, profile_id, now,
-                                                    self._stale))
+                                        *EndSession(session_id, account_id, profile_id,
+                                                    end_reason, now, self._stale))
         if row is None:
             return None
         return EndedSession(row["id"], row["total_seconds"], row["ended_at"])

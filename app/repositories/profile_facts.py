@@ -24,7 +24,8 @@ class LoadFacts(NamedTuple):
 LOAD_FACTS = bind("""
 SELECT p.id, p.account_id, p.name, p.is_kids,
        c.weekday_limit_minutes, c.weekend_limit_minutes, c.reset_hour, c.educational_exempt,
-       c.timezone, c.previous_reset_hour, c.previous_timezone, c.effective_from
+       c.timezone, c.previous_reset_hour, c.previous_timezone, c.effective_from, c.locked_at,
+       c.locked_until
 FROM profiles p
 LEFT JOIN viewing_time_configs c ON c.profile_id = p.id
 WHERE p.id = :profile_id
@@ -50,7 +51,8 @@ class ProfileFactsRepository:
                 educational_exempt=row["educational_exempt"], timezone=row["timezone"],
                 reset_hour=row["reset_hour"], previous_timezone=row["previous_timezone"],
                 previous_reset_hour=row["previous_reset_hour"],
-                effective_from=row["effective_from"])
+                effective_from=row["effective_from"], locked_at=row["locked_at"],
+                locked_until=row["locked_until"])
         return ProfileFacts(profile_id=row["id"], account_id=row["account_id"], name=row["name"],
                             is_kids=row["is_kids"], limits=limits)
 

@@ -1,14 +1,27 @@
 """A child profile's viewing-time config: read and partial update (the rules of when a change
-applies are in app/domain/configs.py). Sensitive changes need a pin_token; every committed
-change reaches each replica's config cache through ConfigProvider.changed.
+applies are in app/domain/configs.py), and the parent's lock. Sensitive changes need a
+pin_token; every committed change reaches each replica's config cache through
+ConfigProvider.changed, so a lock holds from the very next heartbeat on every replica.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from app.domain.clock import Clock
-from app.domain.configs import ConfigChange, ConfigView, apply_change, config_view
+from app.domain.configs import (
+    ConfigChange,
+    ConfigView,
+    ViewingConfig,
+    apply_change,
+    config_view,
+    lock_state,
+    locked,
+    unlocked,
+)
+from app.domain.control import LockState
 from app.domain.errors import PinTokenInvalid, ProfileNotFound
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.services.config_cache import ConfigProvider
@@ -47,3 +60,23 @@ class ViewingConfigService:
             raise ProfileNotFound()
         await self._provider.changed(profile_id)
         return config_view(*updated, now)
+
+    async def lock(self, account_id: uuid.UUID, profile_id: uuid.UUID,
+                   until: datetime | None) -> LockState:
+        """Locked from now; the next heartbeat on every replica answers blocked."""
+        now = self._clock.now()
+        return await self._set_lock(account_id, profile_id,
+                                    lambda config: locked(config, now=now, until=until), now)
+
+    async def unlock(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> LockState:
+        return await self._set_lock(account_id, profile_id, unlocked, self._clock.now())
+
+    async def _set_lock(self, account_id: uuid.UUID, profile_id: uuid.UUID,
+                        apply: Callable[[ViewingConfig], ViewingConfig],
+                        now: datetime) -> LockState:
+        updated = await self._configs.update_owned(profile_id=profile_id, account_id=account_id,
+                                                   apply=apply)
+        if updated is None:  # unknown, another account's, or an adult's profile
+            raise ProfileNotFound()
+        await self._provider.changed(profile_id)
+        return lock_state(updated[1], now)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from app.domain.balance import Balance
 from app.domain.clock import Clock
+from app.domain.control import STOPPED_BY_PARENT, LiveSession
 from app.domain.errors import (
     DatabaseUnavailable,
     DomainError,
@@ -32,6 +33,7 @@ from app.domain.heartbeat import (
     DayBalance,
     Eligibility,
     EndedSession,
+    Moment,
     adult_balance,
     beat_answer,
     day_balance,
@@ -40,6 +42,7 @@ from app.domain.heartbeat import (
 from app.domain.profile import ProfileFacts
 from app.domain.viewing_day import DayInfo
 from app.repositories.heartbeats import BeatOutcome, HeartbeatRepository
+from app.repositories.live_sessions import LiveSessionRepository
 from app.services.config_cache import ConfigProvider
 from app.services.metrics import MetricsCollector
 
@@ -49,9 +52,10 @@ OPEN_RETRIES = 10  # racing first beats of one profile: losers retry in turn, en
 
 
 class ViewingTimeService:
-    def __init__(self, *, heartbeats: HeartbeatRepository, configs: ConfigProvider,
-                 clock: Clock, metrics: MetricsCollector) -> None:
+    def __init__(self, *, heartbeats: HeartbeatRepository, live: LiveSessionRepository,
+                 configs: ConfigProvider, clock: Clock, metrics: MetricsCollector) -> None:
         self._heartbeats = heartbeats
+        self._live = live
         self._configs = configs
         self._clock = clock
         self._metrics = metrics
@@ -86,7 +90,7 @@ class ViewingTimeService:
             for attempt in range(OPEN_RETRIES):
                 async with self._heartbeats.connected() as db:
                     now = self._clock.now()  # each attempt acts at its own instant
-                    limit_minutes, common = self._beat_args(facts, beat, now)
+                    today, common = self._beat_args(facts, beat, now)
                     outcome = await db.open_session(
                         session_id=session_id, account_id=account_id,
                         device_id=beat.device_id, device_type=beat.device_type,
@@ -102,26 +106,32 @@ class ViewingTimeService:
             session_id = beat.session_id
             async with self._heartbeats.connected() as db:
                 now = self._clock.now()
-                limit_minutes, common = self._beat_args(facts, beat, now)
+                today, common = self._beat_args(facts, beat, now)
                 outcome = await db.continue_session(session_id=session_id, **common)
             round_trips += outcome.round_trips
             self._raise_for(outcome)
-        exempt = facts.limits is not None and facts.limits.educational_exempt
-        return beat_answer(session_id, is_kids=facts.is_kids, limit_minutes=limit_minutes,
+        limits = facts.limits
+        moment = Moment(now, today.next_reset_at if today else None,
+                        limits.lock if limits is not None else None)
+        return beat_answer(session_id, is_kids=facts.is_kids,
+                           limit_minutes=today.limit_minutes if today else None,
                            balance=outcome.balance, is_educational=outcome.is_educational,
-                           educational_exempt=exempt), round_trips
+                           educational_exempt=limits is not None and limits.educational_exempt,
+                           moment=moment), round_trips
 
     def _beat_args(self, facts: ProfileFacts, beat: Beat,
-                   now: datetime) -> tuple[int | None, dict[str, Any]]:
-        """The viewing day and limit at `now`, and the statement's arguments."""
+                   now: datetime) -> tuple[DayInfo | None, dict[str, Any]]:
+        """The viewing day and limit at `now` (None for adults), and the statement's
+        arguments."""
         today = self._today(facts, now)
         limit_minutes = today.limit_minutes if today else None
         exempt = facts.limits.educational_exempt if facts.limits else False
-        return limit_minutes, dict(
+        return today, dict(
             profile_id=beat.profile_id, title_id=beat.title_id, now=now,
             is_paused=beat.is_paused, day=today.day if today else now.date(),
             limit_seconds=None if limit_minutes is None else limit_minutes * 60,
-            educational_exempt=exempt, is_kids=facts.is_kids)
+            educational_exempt=exempt, is_kids=facts.is_kids,
+            locked=facts.limits is not None and facts.limits.locked_at(now))
 
     def _fail_closed(self, check: str, exc: Exception) -> NoReturn:
         """Never `allowed` when the check did not happen: a blocked answer, counted and logged."""
@@ -136,7 +146,7 @@ class ViewingTimeService:
         if not outcome.found:
             raise SessionNotFound()
         if outcome.ended:
-            raise SessionEnded()
+            raise SessionEnded(reason=outcome.end_reason)
         if outcome.title_mismatch:
             raise SessionTitleMismatch()
 
@@ -150,18 +160,37 @@ class ViewingTimeService:
             raise SessionNotFound()
         return ended
 
-    async def _child_balance(self, facts: ProfileFacts) -> tuple[DayInfo, Balance]:
-        today = self._today(facts, self._clock.now())
-        assert today is not None
-        return today, await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
+    async def stop(self, account_id: uuid.UUID, session_id: uuid.UUID) -> EndedSession:
+        """A parent ends a session at once (refunds as for any end); the player's next beat
+        answers 409 with reason stopped_by_parent. Stopping twice answers the same."""
+        async with self._heartbeats.connected() as db:
+            ended = await db.end_session(session_id=session_id, account_id=account_id,
+                                         profile_id=None, now=self._clock.now(),
+                                         end_reason=STOPPED_BY_PARENT)
+        if ended is None:
+            raise SessionNotFound()
+        return ended
+
+    async def sessions(self, account_id: uuid.UUID, profile_id: uuid.UUID, *, open_only: bool,
+                       limit: int) -> list[LiveSession]:
+        await self._configs.owned(profile_id, account_id)
+        return await self._live.list_for(account_id=account_id, profile_id=profile_id,
+                                         open_only=open_only, limit=limit)
+
+    async def _child_balance(self, facts: ProfileFacts) -> tuple[DayInfo, Balance, Moment]:
+        now = self._clock.now()
+        today = self._today(facts, now)
+        assert today is not None and facts.limits is not None
+        balance = await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
+        return today, balance, Moment(now, today.next_reset_at, facts.limits.lock)
 
     async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> DayBalance:
         facts = await self._configs.owned(profile_id, account_id)
         if not facts.is_kids:
             return adult_balance(profile_id)
-        today, balance = await self._child_balance(facts)
+        today, balance, moment = await self._child_balance(facts)
         return day_balance(profile_id, limit_minutes=today.limit_minutes, balance=balance,
-                           next_reset_at=today.next_reset_at)
+                           moment=moment)
 
     async def playback_eligible(self, account_id: uuid.UUID,
                                 profile_id: uuid.UUID) -> Eligibility:
@@ -169,15 +198,14 @@ class ViewingTimeService:
             facts = await self._configs.owned(profile_id, account_id)
             if not facts.is_kids:
                 return ALWAYS_ELIGIBLE
-            today, balance = await self._child_balance(facts)
+            today, balance, moment = await self._child_balance(facts)
         except DatabaseUnavailable as exc:
             self._fail_closed("eligibility", exc)
         except DomainError:
             raise
         except Exception as exc:
             self._fail_closed("eligibility", exc)
-        return eligibility(limit_minutes=today.limit_minutes, balance=balance,
-                           next_reset_at=today.next_reset_at)
+        return eligibility(limit_minutes=today.limit_minutes, balance=balance, moment=moment)
 
     async def sweep(self) -> int:
         """Close sessions silent for longer than the stale gap."""

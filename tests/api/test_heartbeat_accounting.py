@@ -40,7 +40,8 @@ async def test_first_beat_prepays_one_interval(parent, titles):
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"session_id", "enforcement", "remaining_minutes", "used_minutes",
-                         "is_educational"}
+                         "is_educational", "reason", "next_allowed_at"}
+    assert (body["reason"], body["next_allowed_at"]) == (None, None)
     assert body["used_minutes"] == 0.5
     assert body["remaining_minutes"] == 119.5  # weekday limit 120 (a Wednesday)
     assert body["enforcement"] == "allowed" and body["is_educational"] is False
@@ -258,7 +259,8 @@ async def test_adult_profiles_are_never_limited_but_sessions_are_recorded(parent
     assert await parent.balance(adult) == {
         "profile_id": adult, "is_child_profile": False, "has_limits": False, "used_minutes": 0,
         "educational_minutes": 0, "limit_minutes": None, "remaining_minutes": None,
-        "is_unlimited_override": False, "next_reset_at": None, "warning_threshold_minutes": [15, 5]}
+        "is_unlimited_override": False, "next_reset_at": None, "warning_threshold_minutes": [15, 5],
+        "granted_minutes": 0, "reason": None, "next_allowed_at": None}
     clock.advance(15)
     assert (await parent.end(session)).json()["total_seconds"] == pytest.approx(75)
 

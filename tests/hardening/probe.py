@@ -30,6 +30,7 @@ BODIES: dict[str, object] = {
                                      "device_id": "probe"},
     "ProfileCreate": lambda ids: {"name": "Probe", "is_kids": True},
     "DeviceCreate": lambda ids: {"name": "Probe TV", "device_type": "tv"},
+    "LockRequest": lambda ids: {"until": None},
     "TitlesUpsert": lambda ids: {"titles": [{"id": str(uuid.uuid4()), "title": "Probe",
                                              "is_educational": False}]},
     "PinSet": lambda ids: {"new_pin": "4321", "current_pin": "1234"},

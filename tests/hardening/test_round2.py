@@ -124,10 +124,11 @@ async def test_serving_with_the_development_key_says_so_loudly(database_url, cap
 
 HEARTBEAT_CLOSED = {"detail": "Viewing-time enforcement is unavailable", "session_id": None,
                     "enforcement": "blocked", "reason": "enforcement_unavailable",
-                    "remaining_minutes": 0, "used_minutes": None, "is_educational": None}
+                    "remaining_minutes": 0, "used_minutes": None, "is_educational": None,
+                    "next_allowed_at": None}
 ELIGIBILITY_CLOSED = {"detail": "Viewing-time enforcement is unavailable", "eligible": False,
                       "remaining_minutes": 0, "reason": "enforcement_unavailable",
-                      "next_reset_at": None}
+                      "next_reset_at": None, "next_allowed_at": None}
 
 
 async def _assert_fails_closed(client, container) -> None:

@@ -5,7 +5,8 @@ and so through the real statements on PostgreSQL, and through a small in-memory 
 the pure model: beats with gaps around every boundary of the rules (the interval, the pause
 grace, the stale gap, the 06:00 reset between two viewing days), pauses and resumes, duplicates
 and parallel duplicates, a second device taking over (which ends the first device's session),
-ends, grants of extra or unlimited time, limit changes, a regular and an educational title.
+ends, grants of extra or unlimited time, limit changes, a parent's lock (open-ended, or ending
+mid-sequence) and unlock, a regular and an educational title.
 After every step every session row, every day's balance and the answer the player got must be
 what the model says. This is the contract for every change to the heartbeat SQL.
 
@@ -18,7 +19,7 @@ import asyncio
 import os
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -30,8 +31,10 @@ from hypothesis import strategies as st
 from app.database import asyncpg_dsn
 from app.domain.balance import Balance
 from app.domain.charging import Limit, Rules, SessionState, charge, end, first_charge
-from app.domain.heartbeat import beat_answer
-from tests.support.parental import grant, put_config
+from app.domain.control import Lock
+from app.domain.heartbeat import Moment, beat_answer
+from app.responses import ORJSONResponse
+from tests.support.parental import PC, grant, put_config
 
 pytestmark = pytest.mark.anyio
 
@@ -54,6 +57,8 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("end"), st.sampled_from(DEVICES)),
     st.tuples(st.just("grant"), st.sampled_from([15, 30, None])),
     st.tuples(st.just("limit"), st.sampled_from([15, 30, 60])),
+    st.tuples(st.just("lock"), st.sampled_from([None, 60, 299.5, 600])),  # until: s from now
+    st.tuples(st.just("unlock")),
 ), min_size=1, max_size=14)
 # Seconds already watched on each of the two viewing days before the steps begin, so that a few
 # beats reach the limit (15 minutes at first) and the blocked paths are taken.
@@ -101,9 +106,11 @@ class Ledger:
     limit_minutes: int
     sessions: dict[str, Session] = field(default_factory=dict)
     days: dict[date, Day] = field(default_factory=dict)
+    lock: Lock | None = None
 
-    def limit(self, day: date, is_educational: bool) -> Limit:
-        return Limit(True, self.limit_minutes, True, self.days.get(day, Day()).balance())
+    def limit(self, day: date, now: datetime) -> Limit:
+        locked = self.lock is not None and self.lock.holds_at(now)
+        return Limit(True, self.limit_minutes, True, self.days.get(day, Day()).balance(), locked)
 
     def end(self, session: Session, now: datetime) -> None:
         ending = end(session.state, now=now, rules=RULES)
@@ -119,7 +126,7 @@ class Ledger:
                 self.end(other, now)
         day = viewing_day(now)
         c = first_charge(at=now, paused=paused, is_educational=is_educational,
-                         limit=self.limit(day, is_educational), rules=RULES)
+                         limit=self.limit(day, now), rules=RULES)
         self.days.setdefault(day, Day()).add(c.seconds, c.educational)
         self.sessions[session_id] = Session(
             SessionState(c.at, c.counted_until, c.paused_at, is_educational), c.seconds,
@@ -127,8 +134,8 @@ class Ledger:
 
     def beat(self, session: Session, now: datetime, paused: bool) -> None:
         day = viewing_day(now)
-        c = charge(session.state, now=now, paused=paused,
-                   limit=self.limit(day, session.state.is_educational), rules=RULES)
+        c = charge(session.state, now=now, paused=paused, limit=self.limit(day, now),
+                   rules=RULES)
         self.days.setdefault(day, Day()).add(c.seconds, c.educational)
         session.state = replace(session.state, last_heartbeat_at=c.at,
                                 counted_until=c.counted_until, paused_at=c.paused_at)
@@ -138,11 +145,13 @@ class Ledger:
 
     def answer(self, session_id: str, now: datetime, is_educational: bool) -> dict[str, object]:
         """What the player is told after a beat at `now`."""
+        next_reset = datetime.combine(viewing_day(now) + timedelta(days=1), time(), UTC) + RESET
         answer = beat_answer(uuid.UUID(session_id), is_kids=True,
                              limit_minutes=self.limit_minutes,
                              balance=self.days[viewing_day(now)].balance(),
-                             is_educational=is_educational, educational_exempt=True)
-        return orjson.loads(orjson.dumps(answer))
+                             is_educational=is_educational, educational_exempt=True,
+                             moment=Moment(now, next_reset, self.lock))
+        return orjson.loads(ORJSONResponse(answer).body)
 
 
 class World:
@@ -171,6 +180,10 @@ class World:
             return await self.end(op[1])
         if kind == "grant":
             return await self.grant(op[1])
+        if kind == "lock":
+            return await self.lock(op[1])
+        if kind == "unlock":
+            return await self.unlock()
         return await self.change_limit(op[1])
 
     async def beat(self, device: str, paused: bool, parallel: bool) -> str:
@@ -224,6 +237,24 @@ class World:
         else:
             day.granted += grant_minutes * 60
         return f"granted {grant_minutes}"
+
+    async def lock(self, seconds: float | None) -> str:
+        until = None if seconds is None else self.clock.now() + timedelta(seconds=seconds)
+        r = await self.parent.client.put(
+            f"{PC}/profiles/{self.kid}/lock", headers=self.parent.headers,
+            json={"until": None if until is None else until.isoformat()})
+        assert r.status_code == 200, r.text
+        assert r.json()["locked"] is True
+        self.ledger.lock = Lock(until)
+        return f"locked until {until}"
+
+    async def unlock(self) -> str:
+        r = await self.parent.client.delete(f"{PC}/profiles/{self.kid}/lock",
+                                            headers=self.parent.headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"profile_id": self.kid, "locked": False, "until": None}
+        self.ledger.lock = None
+        return "unlocked"
 
     async def change_limit(self, limit_minutes: int) -> str:
         r = await put_config(self.parent, self.kid, weekday_limit_minutes=limit_minutes,

@@ -101,3 +101,31 @@ async def test_a_deleted_device_is_refused_by_the_other_replica_within_a_second(
         await asyncio.sleep(0.01)
     print(f"\nreplica refused the deleted device {(time.perf_counter() - deleted_at) * 1000:.0f}"
           " ms after the DELETE returned")
+
+
+async def test_a_lock_and_an_unlock_reach_the_other_replica_on_its_next_heartbeat(
+        parent, titles, replica, client):
+    kid = await parent.child()
+    body = {"profile_id": kid, "title_id": titles.cartoon, "device_id": "tv"}
+
+    async def beat() -> dict:
+        r = await replica.post(f"{API}/viewing-time/heartbeat", headers=parent.headers, json=body)
+        assert r.status_code == 200, r.text
+        body["session_id"] = r.json()["session_id"]
+        return r.json()
+
+    assert (await beat())["enforcement"] == "allowed"  # the replica caches the facts
+    for path, expected in (("lock", "blocked"), ("unlock", "allowed")):
+        if path == "lock":
+            r = await client.put(f"{API}/parental-controls/profiles/{kid}/lock",
+                                 headers=parent.headers, json={"until": None})
+        else:
+            r = await client.delete(f"{API}/parental-controls/profiles/{kid}/lock",
+                                    headers=parent.headers)
+        assert r.status_code == 200
+        changed_at = time.perf_counter()
+        while (await beat())["enforcement"] != expected:
+            assert time.perf_counter() - changed_at < 1, f"the {path} did not arrive within 1 s"
+            await asyncio.sleep(0.01)
+        print(f"\nreplica saw the {path} {(time.perf_counter() - changed_at) * 1000:.0f} ms after "
+              "it returned")

@@ -70,3 +70,26 @@ async def test_service_starts_and_stays_live_while_the_database_is_down(database
             assert (await running.client.get("/readyz")).status_code == 200
     finally:
         await proxy.close()
+
+
+async def test_a_device_token_that_cannot_be_checked_fails_closed(proxied, clock):
+    """A replica that has not seen the device yet must ask the database; while it is down, the
+    player is blocked (the fail-closed bodies), never let through and never told it is unpaired."""
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "down-device@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+    headers = {"Authorization": f"Bearer {(await parent.pair(kid))['device_token']}"}
+    (await container.device_registry.async_()).clear()  # as on a replica that never saw it
+
+    await proxy.down()
+    r = await client.post(f"{API}/viewing-time/heartbeat", headers=headers,
+                          json={"profile_id": kid, "title_id": titles.cartoon})
+    assert r.status_code == 503
+    assert (r.json()["enforcement"], r.json()["reason"]) == ("blocked", "enforcement_unavailable")
+    r = await client.get(f"{API}/viewing-time/playback-eligible/{kid}", headers=headers)
+    assert r.status_code == 503
+    assert (r.json()["eligible"], r.json()["reason"]) == (False, "enforcement_unavailable")
+    r = await client.get(f"{API}/device", headers=headers)
+    assert r.status_code == 503 and r.json() == {"detail": "Database unavailable"}
+    await proxy.up()

@@ -120,7 +120,7 @@ def test_enforcement_unavailable_answers_a_blocked_heartbeat():
     assert body(response) == {
         "detail": "Viewing-time enforcement is unavailable", "session_id": None,
         "enforcement": "blocked", "reason": "enforcement_unavailable", "remaining_minutes": 0,
-        "used_minutes": None, "is_educational": None}
+        "used_minutes": None, "is_educational": None, "next_allowed_at": None}
 
 
 def test_enforcement_unavailable_answers_an_ineligible_check():
@@ -128,7 +128,8 @@ def test_enforcement_unavailable_answers_an_ineligible_check():
     assert response.status_code == 503
     assert body(response) == {
         "detail": "Viewing-time enforcement is unavailable", "eligible": False,
-        "remaining_minutes": 0, "reason": "enforcement_unavailable", "next_reset_at": None}
+        "remaining_minutes": 0, "reason": "enforcement_unavailable", "next_reset_at": None,
+        "next_allowed_at": None}
 
 
 # --- the other handlers ------------------------------------------------------------------------
