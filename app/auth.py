@@ -83,6 +83,7 @@ class BearerBackend(AuthenticationBackend):
         if device is None or (device.account_id, device.profile_id) != (verified.account_id,
                                                                          verified.profile_id):
             raise AuthenticationError("This device was removed; pair it again")
+        self._devices.seen(device)  # last_seen_at, at most once a minute, in the background
         return Caller(verified.account_id, device)
 
 

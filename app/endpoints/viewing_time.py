@@ -15,13 +15,12 @@ from app.schemas import (
     HeartbeatRequest,
     SessionEndOut,
 )
-from app.services.devices import DeviceRegistry
 from app.services.viewing_time import ViewingTimeService
 
 
 @inject
-async def heartbeat(request: Request, viewing: ViewingTimeService = Provide["viewing_time"],
-                    devices: DeviceRegistry = Provide["device_registry"]) -> Response:
+async def heartbeat(request: Request,
+                    viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     who = caller(request)
     body: BeatBody
     if who.device is None:
@@ -31,7 +30,6 @@ async def heartbeat(request: Request, viewing: ViewingTimeService = Provide["vie
     else:  # a paired player: its own profile, and its own id unless it names one
         device_body = await parse_body(request, DeviceHeartbeatRequest)
         who.may_act_for(device_body.profile_id)
-        devices.seen(who.device)
         body, device_id = device_body, device_body.device_id or str(who.device.id)
         device_type = (body.device_type.value if "device_type" in body.model_fields_set
                        else who.device.device_type)

@@ -5,9 +5,9 @@ and so through the real statements on PostgreSQL, and through a small in-memory 
 the pure model: beats with gaps around every boundary of the rules (the interval, the pause
 grace, the stale gap, the 06:00 reset between two viewing days), pauses and resumes, duplicates
 and parallel duplicates, a second device taking over (which ends the first device's session),
-ends, grants of extra or unlimited time, limit changes, a parent's lock (open-ended, or ending
-mid-sequence) and unlock, a regular and an educational title.
-After every step every session row, every day's balance and the answer the player got must be
+ends, a parent stopping a session (its player learns it on its next beat), grants of extra or
+unlimited time, limit changes, a parent's lock (open-ended, or ending mid-sequence) and unlock,
+a regular and an educational title. After every step every session row, every day's balance and the answer the player got must be
 what the model says. This is the contract for every change to the heartbeat SQL.
 
 Examples: CHARGING_EXAMPLES (default 25 in `make test`; `make test-slow` runs 250).
@@ -55,6 +55,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("beat"), GAPS, st.booleans(), st.just("tv")),
     st.tuples(st.just("twice"), GAPS, st.booleans(), st.sampled_from(DEVICES)),
     st.tuples(st.just("end"), st.sampled_from(DEVICES)),
+    st.tuples(st.just("stop"), st.sampled_from(DEVICES)),  # the player beats on, then learns
     st.tuples(st.just("grant"), st.sampled_from([15, 30, None])),
     st.tuples(st.just("limit"), st.sampled_from([15, 30, 60])),
     st.tuples(st.just("lock"), st.sampled_from([None, 60, 299.5, 600])),  # until: s from now
@@ -161,6 +162,7 @@ class World:
         self.parent, self.clock, self.conn, self.kid = parent, clock, conn, kid
         self.titles = {"tv": titles.cartoon, "tablet": titles.documentary}
         self.playing: dict[str, str] = {}  # device → the session id its player holds
+        self.stopped: set[str] = set()  # sessions a parent stopped
         self.ledger = Ledger(FIRST_LIMIT)
         self.signed_in_at = clock.now()
 
@@ -178,6 +180,8 @@ class World:
             return await self.beat(device, paused, parallel=kind == "twice")
         if kind == "end":
             return await self.end(op[1])
+        if kind == "stop":
+            return await self.stop(op[1])
         if kind == "grant":
             return await self.grant(op[1])
         if kind == "lock":
@@ -203,8 +207,10 @@ class World:
             rs = await asyncio.gather(*(
                 self.parent.beat(self.kid, title, session_id, is_paused=paused, device_id=device)
                 for _ in range(copies)))
-            if session.ended_at is not None:  # taken over by the other device, or ended
+            if session.ended_at is not None:  # taken over by the other device, or stopped
                 assert [r.status_code for r in rs] == [409] * copies, [r.text for r in rs]
+                reason = "stopped_by_parent" if session_id in self.stopped else None
+                assert [r.json().get("reason") for r in rs] == [reason] * copies
                 del self.playing[device]
                 return f"{device}: 409"
             assert [r.status_code for r in rs] == [200] * copies, [r.text for r in rs]
@@ -227,6 +233,21 @@ class World:
         assert r.status_code == 200, r.text
         assert Decimal(str(r.json()["total_seconds"])) == session.total, (r.json(), session)
         return f"{device}: ended"
+
+    async def stop(self, device: str) -> str:
+        """The parent stops what the device plays; the player learns it on its next beat."""
+        session_id = self.playing.get(device)
+        if session_id is None:
+            return f"{device}: nothing to stop"
+        session = self.ledger.sessions[session_id]
+        if session.ended_at is None:
+            self.ledger.end(session, self.clock.now())
+            self.stopped.add(session_id)
+        r = await self.parent.client.post(f"{PC}/sessions/{session_id}/stop",
+                                          headers=self.parent.headers)
+        assert r.status_code == 200, r.text
+        assert Decimal(str(r.json()["total_seconds"])) == session.total, (r.json(), session)
+        return f"{device}: stopped"
 
     async def grant(self, grant_minutes: int | None) -> str:
         r = await grant(self.parent, self.kid, minutes=grant_minutes)

@@ -91,10 +91,19 @@ async def test_migrate_seed_demo_create_admin_and_sweep(scratch_url):
     database_url = scratch_url
     env = {"JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4"}
     assert run("migrate", database_url=database_url, **env).returncode == 0
+    printed_tokens = set()
     for _ in range(2):  # idempotent
         result = run("seed-demo", database_url=database_url, **env)
         assert result.returncode == 0, result.stderr
         assert "parent@example.com / demo-password" in result.stdout
+        [token] = [line.split("=", 1)[1] for line in result.stdout.splitlines()
+                   if line.strip().startswith("DEVICE_TOKEN=")]
+        printed_tokens.add(token)
+        assert 'Bearer $DEVICE_TOKEN' in result.stdout
+    assert len(printed_tokens) == 1  # one paired player, the same token on every start
+    devices = await _fetch(database_url, "SELECT d.name, p.name AS profile FROM devices d "
+                                         "JOIN profiles p ON p.id = d.profile_id")
+    assert [(d["name"], d["profile"]) for d in devices] == [("Mia's TV", "Mia")]
     profiles = await _fetch(database_url, "SELECT name, is_kids FROM profiles ORDER BY name")
     assert [(p["name"], p["is_kids"]) for p in profiles] == [
         ("Leo", True), ("Mia", True), ("Parent", False)]
