@@ -146,6 +146,9 @@ DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class BeatBody(Strict):
+    """A heartbeat with a device token: device_id may be left out (it is then the device's own
+    id, and device_type the device's type)."""
+
     profile_id: uuid.UUID
     title_id: uuid.UUID
     device_id: DeviceName | None = None
@@ -156,11 +159,6 @@ class BeatBody(Strict):
 
 class HeartbeatRequest(BeatBody):
     device_id: DeviceName  # required with an account token (same place in the field order)
-
-
-class DeviceHeartbeatRequest(BeatBody):
-    """With a device token, device_id may be left out: it is the device's own id, and
-    device_type the device's type."""
 
 
 class HeartbeatResponse(Out):

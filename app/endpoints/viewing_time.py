@@ -10,7 +10,6 @@ from app.responses import json_response, parse_body, path_uuid
 from app.schemas import (
     BalanceOut,
     BeatBody,
-    DeviceHeartbeatRequest,
     EligibilityOut,
     HeartbeatRequest,
     SessionEndOut,
@@ -22,17 +21,15 @@ from app.services.viewing_time import ViewingTimeService
 async def heartbeat(request: Request,
                     viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     who = caller(request)
-    body: BeatBody
-    if who.device is None:
-        account_body = await parse_body(request, HeartbeatRequest)
-        body, device_id, device_type = account_body, account_body.device_id, \
-            account_body.device_type.value
-    else:  # a paired player: its own profile, and its own id unless it names one
-        device_body = await parse_body(request, DeviceHeartbeatRequest)
-        who.may_act_for(device_body.profile_id)
-        body, device_id = device_body, device_body.device_id or str(who.device.id)
-        device_type = (body.device_type.value if "device_type" in body.model_fields_set
-                       else who.device.device_type)
+    device = who.device
+    body: BeatBody = await parse_body(request, HeartbeatRequest if device is None else BeatBody)
+    device_id, device_type = body.device_id, body.device_type.value
+    if device is not None:  # a paired player: its own profile; its own id and type unless named
+        who.may_act_for(body.profile_id)
+        device_id = device_id or str(device.id)
+        if "device_type" not in body.model_fields_set:
+            device_type = device.device_type
+    assert device_id is not None  # an account token's body names it (HeartbeatRequest)
     beat = Beat(profile_id=body.profile_id, title_id=body.title_id, session_id=body.session_id,
                 device_id=device_id, device_type=device_type, is_paused=body.is_paused)
     # The answer's fields are HeartbeatResponse's: orjson writes the dataclass as it is.
