@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -21,7 +24,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel, col
 
 # Named constraints so migrations can drop and alter them by name.
@@ -140,6 +143,14 @@ class ViewingTimeConfig(SQLModel, table=True):
     # A parent's lock: set while locked; locked_until NULL means until unlocked.
     locked_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
     locked_until: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    # A schedule, as the parent gave it: {"mon": 60, "sat": null} and {"mon": [{"start":
+    # "07:00", "end": "19:30"}]}; NULL: no per-day limits, allowed all day.
+    day_limits: dict[str, Any] | None = Field(default=None,
+                                              sa_column=Column(JSONB, nullable=True))
+    allowed_hours: dict[str, Any] | None = Field(default=None,
+                                                 sa_column=Column(JSONB, nullable=True))
+    schedule_updated_at: datetime | None = Field(default=None,
+                                                 sa_column=Column(_tz(), nullable=True))
 
 
 class DailyBalance(SQLModel, table=True):
@@ -244,6 +255,25 @@ class TimeGrant(SQLModel, table=True):
     is_remote: bool = Field(sa_column=Column(Boolean, nullable=False))
     reset_date: date = Field(sa_column=Column(Date, nullable=False))
     granted_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class LimitChange(SQLModel, table=True):
+    """The week of limits a change of a child's limits replaced (Monday first, NULL:
+    unlimited), so each past day keeps the limit that was in force at its end."""
+
+    __tablename__ = "limit_changes"
+    __table_args__ = (
+        Index("ix_limit_changes_profile_id_changed_at", "profile_id", "changed_at"),
+        CheckConstraint("cardinality(week_before) = 7", name="seven_days"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(
+        BigInteger, Identity(always=True), primary_key=True))
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), nullable=False)
+    )
+    changed_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    week_before: list[int | None] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
 
 
 # Created CONCURRENTLY by its own migration (it is the history range index on a big table).
