@@ -82,6 +82,12 @@ ENDPOINTS: list[Endpoint] = [
              "Change a child's config (only the fields given; pin_token for reset_hour and "
              "educational_exempt)", s.ViewingTimeConfigUpdate, s.ViewingTimeConfigOut,
              errors=(403, 404)),
+    Endpoint("GET", f"{PC}/profiles/{{profile_id}}/schedule", parental.get_schedule,
+             "A child's schedule: per-weekday limits, allowed hours, and the week they make",
+             response=s.ScheduleOut, errors=(404,)),
+    Endpoint("PUT", f"{PC}/profiles/{{profile_id}}/schedule", parental.put_schedule,
+             "Replace a child's schedule (every bad field named in the 422)",
+             s.ScheduleUpdate, s.ScheduleOut, errors=(403, 404)),
     Endpoint("POST", f"{PC}/profiles/{{profile_id}}/viewing-time/grant", parental.grant,
              "Grant extra time for today (remote, or on-device with pin/pin_token)",
              s.GrantRequest, s.GrantOut, errors=(400, 403, 404), access=SHARED),

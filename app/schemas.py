@@ -22,6 +22,7 @@ from pydantic.json_schema import WithJsonSchema
 
 from app.domain.balance import Enforcement
 from app.domain.control import Reason
+from app.domain.schedules import WEEKDAYS, limit_problem
 
 
 class Strict(BaseModel):
@@ -261,10 +262,9 @@ class PerformanceMetrics(Out):
 # --- parental controls ------------------------------------------------------------------------
 
 def _limit_minutes(value: int) -> int:
-    if not 15 <= value <= 480:
-        raise ValueError("must be between 15 and 480 (or null for unlimited)")
-    if value % 15:
-        raise ValueError("must be a multiple of 15")
+    problem = limit_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -373,6 +373,47 @@ class GrantRecordOut(Out):
     is_remote: bool
     granted_at: datetime
     granted_by: uuid.UUID
+
+
+_DAY_LIMITS_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {day: {"type": ["integer", "null"], "minimum": 15, "maximum": 480,
+                         "multipleOf": 15} for day in WEEKDAYS}}
+_WINDOW_SCHEMA = {"type": "object", "required": ["start", "end"], "properties": {
+    "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+    "end": {"type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"}}}
+_ALLOWED_HOURS_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {day: {"type": "array", "maxItems": 6, "items": _WINDOW_SCHEMA}
+                   for day in WEEKDAYS}}
+
+
+class ScheduleUpdate(Strict):
+    """Replaces the whole schedule; a key left out is {} (no per-day limits, allowed all day).
+    The contents are checked by the domain (app/domain/schedules.py), which names every bad
+    field at once."""
+
+    limits: Annotated[Any, WithJsonSchema(_DAY_LIMITS_SCHEMA)] = None
+    allowed_hours: Annotated[Any, WithJsonSchema(_ALLOWED_HOURS_SCHEMA)] = None
+
+
+class WindowOut(Out):
+    start: str
+    end: str
+
+
+class DayScheduleOut(Out):
+    day: str
+    limit_minutes: int | None
+    allowed_hours: list[WindowOut]
+
+
+class ScheduleOut(Out):
+    profile_id: uuid.UUID
+    limits: dict[str, int | None]
+    allowed_hours: dict[str, list[WindowOut]]
+    updated_at: datetime
+    week: list[DayScheduleOut]
 
 
 class LockRequest(Strict):

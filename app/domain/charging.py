@@ -1,10 +1,10 @@
 """The charge decisions of a session's life as pure functions: its first beat, each beat after,
 and its end.
 
-Each heartbeat pays for the interval ahead of it. The session remembers the end of what it has
-paid for (`counted_until`); a beat at instant t extends that window to t + interval and is
-charged only the part not already paid, so duplicates, retries and beats closer together than
-the interval never charge the same second twice.
+Each heartbeat pays for the interval ahead of it, cut short where the allowed hours end. The
+session remembers the end of what it has paid for (`counted_until`); a beat at instant t extends
+that window to t + interval and is charged only the part not already paid, so duplicates,
+retries and beats closer together than the interval never charge the same second twice.
 
 The heartbeat statements (app/repositories/heartbeats.py: OPEN_SESSION, CONTINUE_SESSION,
 END_SESSION) compute exactly this inside PostgreSQL, where it must happen atomically under the
@@ -57,7 +57,8 @@ class Limit:
     limit_minutes: int | None  # None: unlimited today
     educational_exempt: bool
     balance: Balance
-    locked: bool = False  # a parent's lock holds: nothing plays, nothing is charged
+    halted: bool = False  # locked by a parent, or outside the allowed hours: nothing is charged
+    window_end: datetime | None = None  # the allowed hours end then: no beat pays past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,9 @@ def _seconds(span: timedelta) -> Decimal:
 
 
 def _used_up_for(is_educational: bool, limit: Limit) -> bool:
-    """Blocked: locked by a parent, or (for a child, unless exempt) the day's time is spent."""
-    if limit.locked:
+    """Blocked: halted (a lock, outside the allowed hours), or (for a child, unless exempt) the
+    day's time is spent."""
+    if limit.halted:
         return True
     if not limit.is_kids or (is_educational and limit.educational_exempt):
         return False
@@ -85,11 +87,18 @@ def _used_up_for(is_educational: bool, limit: Limit) -> bool:
     return remaining is not None and remaining <= 0
 
 
+def reach(t: datetime, limit: Limit, rules: Rules) -> datetime:
+    """How far a beat at `t` pays: one interval ahead, but never past the allowed hours' end."""
+    if limit.window_end is None:
+        return t + rules.interval
+    return max(t, min(t + rules.interval, limit.window_end))
+
+
 def _mode(session: SessionState, paused: bool, t: datetime, limit: Limit, rules: Rules) -> Mode:
     long_pause = session.paused_at is not None and t - session.paused_at > rules.pause_grace
     if paused and long_pause:
         return Mode.off
-    if session.counted_until is not None and t + rules.interval <= session.counted_until:
+    if session.counted_until is not None and reach(t, limit, rules) <= session.counted_until:
         # Nothing new to pay (a duplicate, a retry): the beat changes nothing, so sending it
         # twice, one after the other or in parallel, is the same as sending it once.
         return Mode.continue_
@@ -107,11 +116,11 @@ def charge(session: SessionState, *, now: datetime, paused: bool, limit: Limit,
     with an instant before the last recorded one acts at the last one."""
     t = max(now, session.last_heartbeat_at)
     mode = _mode(session, paused, t, limit, rules)
-    window_end = t + rules.interval
+    window_end = reach(t, limit, rules)
     seconds = Decimal(0)
     counted_until = session.counted_until
     if mode is Mode.open:
-        seconds = _seconds(rules.interval)
+        seconds = _seconds(window_end - t).quantize(MILLISECOND, ROUND_HALF_UP)
         counted_until = window_end
     elif mode is Mode.continue_:
         assert counted_until is not None
@@ -138,9 +147,11 @@ def first_charge(*, at: datetime, paused: bool, is_educational: bool, limit: Lim
         return Charge(mode=Mode.blocked, seconds=Decimal(0),
                       educational=is_educational and limit.educational_exempt,
                       counted_until=None, paused_at=at if paused else None, at=at)
-    return Charge(mode=Mode.open, seconds=_seconds(rules.interval),
+    paid_until = reach(at, limit, rules)
+    return Charge(mode=Mode.open,
+                  seconds=_seconds(paid_until - at).quantize(MILLISECOND, ROUND_HALF_UP),
                   educational=is_educational and limit.educational_exempt,
-                  counted_until=at + rules.interval, paused_at=at if paused else None, at=at)
+                  counted_until=paid_until, paused_at=at if paused else None, at=at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from app.domain.control import LockState
 from app.domain.errors import InvalidInput
+from app.domain.schedules import ALL_DAY, WEEKDAYS, Schedule, stored_schedule
 from app.domain.viewing_day import LimitConfig
 
 
@@ -45,6 +46,9 @@ class ViewingConfig:
     updated_at: datetime
     locked_at: datetime | None = None  # a parent's lock, while set
     locked_until: datetime | None = None  # None while locked: until unlocked
+    day_limits: dict[str, Any] | None = None  # the schedule as given (app/domain/schedules.py)
+    allowed_hours: dict[str, Any] | None = None
+    schedule_updated_at: datetime | None = None  # None: never set
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,39 @@ class ConfigView:
     effective_from: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DaySchedule:
+    """One weekday as it applies: the limit of its viewing day and its allowed hours."""
+
+    day: str
+    limit_minutes: int | None
+    allowed_hours: list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    """The schedule as stored (windows as given), and the week it makes with the defaults."""
+
+    profile_id: uuid.UUID
+    limits: dict[str, Any]
+    allowed_hours: dict[str, Any]
+    updated_at: datetime  # of the schedule; the config's while no schedule was ever set
+    week: list[DaySchedule]
+
+
+def schedule_view(config: ViewingConfig) -> ScheduleView:
+    limits = limits_of(config)
+    hours = limits.schedule.hours
+    week = []
+    for day, limit in enumerate(limits.week()):
+        windows = ALL_DAY if hours is None else hours.by_weekday.get(day, ALL_DAY)
+        week.append(DaySchedule(WEEKDAYS[day], limit,
+                                [{"start": w.clock()[0], "end": w.clock()[1]} for w in windows]))
+    return ScheduleView(profile_id=config.profile_id, limits=config.day_limits or {},
+                        allowed_hours=config.allowed_hours or {},
+                        updated_at=config.schedule_updated_at or config.updated_at, week=week)
+
+
 def limits_of(config: ViewingConfig) -> LimitConfig:
     return LimitConfig.stored(
         weekday_limit_minutes=config.weekday_limit_minutes,
@@ -87,7 +124,22 @@ def limits_of(config: ViewingConfig) -> LimitConfig:
         educational_exempt=config.educational_exempt, timezone=config.timezone,
         reset_hour=config.reset_hour, previous_timezone=config.previous_timezone,
         previous_reset_hour=config.previous_reset_hour, effective_from=config.effective_from,
-        locked_at=config.locked_at, locked_until=config.locked_until)
+        locked_at=config.locked_at, locked_until=config.locked_until,
+        schedule=stored_schedule(config.day_limits, config.allowed_hours))
+
+
+def week_replaced(before: ViewingConfig,
+                  after: ViewingConfig) -> tuple[int | None, ...] | None:
+    """The week of limits a change replaced (Monday first), or None when the change left every
+    weekday's limit as it was: past days keep the limits in force at their end."""
+    old, new = limits_of(before).week(), limits_of(after).week()
+    return None if old == new else old
+
+
+def with_schedule(config: ViewingConfig, schedule: Schedule, now: datetime) -> ViewingConfig:
+    """`config` with its schedule replaced as a whole."""
+    limits, hours = schedule.stored()
+    return replace(config, day_limits=limits, allowed_hours=hours, schedule_updated_at=now)
 
 
 def _pending(config: ViewingConfig, now: datetime) -> bool:

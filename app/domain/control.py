@@ -1,8 +1,8 @@
 """A parent's live control: locking a profile, and why watching is blocked (the reason).
 
-Several blocks may hold at once (the day's time used up, a lock); the one reported is the one
-that ends last, since nothing else changing, that is when watching may resume. An open-ended
-lock ends last of all, and then the resume instant is not known.
+Several blocks may hold at once (the day's time used up, a lock, outside the allowed hours); the
+one reported is the one that ends last, since nothing else changing, that is when watching may
+resume. An open-ended lock ends last of all, and then the resume instant is not known.
 """
 
 from __future__ import annotations
@@ -48,8 +48,13 @@ def decisive(blocks: Iterable[Block]) -> Block | None:
 
 
 def blocks_at(instant: datetime, *, exhausted: bool, next_reset_at: datetime | None,
-              lock: Lock | None) -> list[Block]:
+              lock: Lock | None, outside: bool = False,
+              outside_until: datetime | None = None) -> list[Block]:
+    """`outside`: outside the allowed hours, until the next window starts (`outside_until`;
+    None: none within a week)."""
     blocks = [Block(Reason.daily_limit_reached, next_reset_at)] if exhausted else []
+    if outside:
+        blocks.append(Block(Reason.outside_allowed_hours, outside_until))
     if lock is not None and lock.holds_at(instant):
         blocks.append(Block(Reason.locked_by_parent, lock.until))
     return blocks

@@ -8,8 +8,9 @@ serialised as it is (no copy into a response model on the hot path).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from app.domain.balance import (
@@ -21,6 +22,7 @@ from app.domain.balance import (
     shown_remaining,
 )
 from app.domain.control import Block, Lock, Reason, blocks_at, decisive
+from app.domain.schedules import Allowance
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +37,31 @@ class Beat:
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """Where a child's day stands at an instant, beside its balance."""
+    """Where a child's day stands at an instant, beside its balance: the lock, and where the
+    instant stands in the allowed hours (`opens_at`: the first allowed instant from a given one,
+    None if none within a week)."""
 
     now: datetime
     next_reset_at: datetime | None
     lock: Lock | None = None
+    allowance: Allowance | None = None  # None: no allowed hours set (any hour is allowed)
+    opens_at: Callable[[datetime], datetime | None] | None = None
+
+    def window_left(self) -> Decimal | None:
+        """Seconds until the allowed hours end (0 outside them; None: no end soon)."""
+        left = None if self.allowance is None else self.allowance.left(self.now)
+        return None if left is None else _seconds(left)
+
+
+def _seconds(span: timedelta) -> Decimal:
+    return Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds) / 1_000_000
+
+
+def _least(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """The smaller of two remaining times, None standing for no end."""
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +75,35 @@ class BeatAnswer:
     next_allowed_at: datetime | None  # when blocked: when watching may resume, if known
 
 
-def _block(remaining: Decimal | None, moment: Moment) -> Block | None:
-    exhausted = remaining is not None and remaining <= 0
-    return decisive(blocks_at(moment.now, exhausted=exhausted,
-                              next_reset_at=moment.next_reset_at, lock=moment.lock))
+def _block(limit_left: Decimal | None, moment: Moment) -> Block | None:
+    """What blocks watching now, if anything, and when watching may resume: the end of the
+    block that lasts longest, moved on to the next allowed hours if it ends outside them."""
+    exhausted = limit_left is not None and limit_left <= 0
+    outside = moment.allowance is not None and not moment.allowance.inside
+    block = decisive(blocks_at(
+        moment.now, exhausted=exhausted, next_reset_at=moment.next_reset_at, lock=moment.lock,
+        outside_until=moment.allowance.next_start if outside and moment.allowance else None,
+        outside=outside))
+    if block is None or block.until is None or moment.opens_at is None:
+        return block
+    return replace(block, until=moment.opens_at(block.until))
 
 
 def beat_answer(session_id: uuid.UUID, *, is_kids: bool, limit_minutes: int | None,
                 balance: Balance, is_educational: bool, educational_exempt: bool,
                 moment: Moment) -> BeatAnswer:
     """An exempt educational title is never counted against the limit, so it is never stopped
-    by it either (a parent's lock stops it); the remaining time is still shown."""
-    remaining = remaining_seconds(limit_minutes, balance) if is_kids else None
+    by it either; a parent's lock and the allowed hours stop it, so warnings still come before
+    bedtime. The remaining time shown is the lesser of the limit's and the allowed hours'."""
+    limit_left = remaining_seconds(limit_minutes, balance) if is_kids else None
+    window_left = moment.window_left()
+    remaining = _least(limit_left, window_left)
     exempt = is_educational and educational_exempt
-    block = _block(None if exempt else remaining, moment)
+    block = _block(None if exempt else limit_left, moment)
     if block is not None:
         state = Enforcement.blocked
     else:
-        state = Enforcement.allowed if exempt else enforcement_for(remaining)
+        state = enforcement_for(window_left if exempt else remaining)
     return BeatAnswer(session_id=session_id, enforcement=state,
                       remaining_minutes=shown_remaining(remaining),
                       used_minutes=minutes(balance.used_seconds), is_educational=is_educational,
@@ -105,8 +138,9 @@ class DayBalance:
 
 def day_balance(profile_id: uuid.UUID, *, limit_minutes: int | None, balance: Balance,
                 moment: Moment) -> DayBalance:
-    remaining = remaining_seconds(limit_minutes, balance)
-    block = _block(remaining, moment)
+    limit_left = remaining_seconds(limit_minutes, balance)
+    remaining = _least(limit_left, moment.window_left())
+    block = _block(limit_left, moment)
     return DayBalance(profile_id=profile_id, is_child_profile=True,
                       has_limits=limit_minutes is not None,
                       used_minutes=minutes(balance.used_seconds),
@@ -143,9 +177,11 @@ ELIGIBILITY_REASONS = {Reason.daily_limit_reached: "viewing_time_exhausted"}
 
 
 def eligibility(*, limit_minutes: int | None, balance: Balance, moment: Moment) -> Eligibility:
-    """May playback start? Not once the day's time is used up, nor while locked."""
-    remaining = remaining_seconds(limit_minutes, balance)
-    block = _block(remaining, moment)
+    """May playback start? Not once the day's time is used up, nor while locked, nor outside
+    the allowed hours."""
+    limit_left = remaining_seconds(limit_minutes, balance)
+    remaining = _least(limit_left, moment.window_left())
+    block = _block(limit_left, moment)
     reason = None if block is None else ELIGIBILITY_REASONS.get(block.reason, block.reason.value)
     return Eligibility(eligible=block is None, remaining_minutes=shown_remaining(remaining),
                        reason=reason, next_reset_at=moment.next_reset_at,

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.control import Lock
+from app.domain.schedules import NO_SCHEDULE, Allowance, Schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,8 @@ class DayInfo:
 @dataclass(frozen=True, slots=True)
 class LimitConfig:
     """A child profile's limits. A reset-hour or zone change keeps the previous rule until
-    `effective_from` (the next reset under it), so the current viewing day never moves."""
+    `effective_from` (the next reset under it), so the current viewing day never moves. A
+    schedule's per-weekday limits override the weekday/weekend ones."""
 
     weekday_limit_minutes: int | None
     weekend_limit_minutes: int | None
@@ -53,13 +55,15 @@ class LimitConfig:
     previous_rule: DayRule | None = None
     effective_from: datetime | None = None
     lock: Lock | None = None  # a parent's lock, while set
+    schedule: Schedule = NO_SCHEDULE
 
     @classmethod
     def stored(cls, *, weekday_limit_minutes: int | None, weekend_limit_minutes: int | None,
                educational_exempt: bool, timezone: str, reset_hour: int,
                previous_timezone: str | None, previous_reset_hour: int | None,
                effective_from: datetime | None, locked_at: datetime | None = None,
-               locked_until: datetime | None = None) -> LimitConfig:
+               locked_until: datetime | None = None,
+               schedule: Schedule = NO_SCHEDULE) -> LimitConfig:
         """From the config as it is stored (zone names, hours), wherever it was read."""
         previous = None
         if previous_reset_hour is not None and previous_timezone is not None:
@@ -69,7 +73,7 @@ class LimitConfig:
                    educational_exempt=educational_exempt,
                    rule=DayRule(ZoneInfo(timezone), reset_hour), previous_rule=previous,
                    effective_from=effective_from,
-                   lock=None if locked_at is None else Lock(locked_until))
+                   lock=None if locked_at is None else Lock(locked_until), schedule=schedule)
 
     def locked_at(self, instant: datetime) -> bool:
         return self.lock is not None and self.lock.holds_at(instant)
@@ -81,7 +85,28 @@ class LimitConfig:
         return self.rule
 
     def limit_for(self, day: date) -> int | None:
-        return self.weekend_limit_minutes if day.weekday() >= 5 else self.weekday_limit_minutes
+        return self.week()[day.weekday()]
+
+    def week(self) -> tuple[int | None, ...]:
+        """The limit of each weekday's viewing day, Monday first (None: unlimited)."""
+        defaults = (self.weekday_limit_minutes,) * 5 + (self.weekend_limit_minutes,) * 2
+        overrides = self.schedule.limits
+        return tuple(overrides[day] if day in overrides else default
+                     for day, default in enumerate(defaults))
+
+    def allowance(self, instant: datetime) -> Allowance | None:
+        """Where `instant` stands in the allowed hours, read on the clock of the zone in force
+        then; None when the schedule has no allowed hours (watching allowed at any hour)."""
+        hours = self.schedule.hours
+        return None if hours is None else hours.at(instant, self.rule_at(instant).zone)
+
+    def opens_at(self, instant: datetime) -> datetime | None:
+        """The first instant from `instant` on that the allowed hours allow (None: none within
+        a week of it)."""
+        allowance = self.allowance(instant)
+        if allowance is None or allowance.inside:
+            return instant
+        return allowance.next_start
 
     def day_at(self, instant: datetime) -> DayInfo:
         rule = self.rule_at(instant)

@@ -26,6 +26,8 @@ from app.schemas import (
     PinStatusOut,
     PinVerifiedOut,
     PinVerify,
+    ScheduleOut,
+    ScheduleUpdate,
     SessionEndOut,
     SessionsQuery,
     ViewingHistoryOut,
@@ -88,6 +90,26 @@ async def update_config(request: Request,
     config = await configs.update(owner, profile_id, ConfigChange(**body.changes()),
                                   pin_token=body.pin_token)
     return json_response(ViewingTimeConfigOut.model_validate(config))
+
+
+@inject
+async def get_schedule(request: Request,
+                       configs: ViewingConfigService = Provide["viewing_config_service"],
+                       ) -> Response:
+    schedule = await configs.schedule(account_id(request), path_uuid(request, "profile_id"))
+    return json_response(ScheduleOut.model_validate(schedule))
+
+
+@inject
+async def put_schedule(request: Request,
+                       configs: ViewingConfigService = Provide["viewing_config_service"],
+                       ) -> Response:
+    owner = account_id(request)
+    profile_id = path_uuid(request, "profile_id")
+    body = await parse_body(request, ScheduleUpdate)
+    schedule = await configs.set_schedule(owner, profile_id, limits=body.limits,
+                                          allowed_hours=body.allowed_hours)
+    return json_response(ScheduleOut.model_validate(schedule))
 
 
 @inject

@@ -46,13 +46,19 @@ def refund(s: str, at: str) -> str:
     return f"round(greatest(0, coalesce(extract(epoch FROM {s}.counted_until - {at}), 0)), 3)"
 
 
-# Blocked: a parent's lock holds, or the day's time is used up (the remaining-time formula of
-# app/domain/balance.py): only for a child, only with a limit, never for an exempt educational
-# title or on an unlimited day.
+# Blocked: halted (a parent's lock holds, or outside the allowed hours), or the day's time is
+# used up (the remaining-time formula of app/domain/balance.py): only for a child, only with a
+# limit, never for an exempt educational title or on an unlimited day.
 def blocked(educational: str, granted: str, used: str, unlimited: str) -> str:
-    return (f":locked OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
+    return (f":halted OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
             f"  AND NOT ({educational} AND :educational_exempt) AND NOT {unlimited}\n"
             f"  AND :limit_seconds + {granted} - {used} <= 0)")
+
+
+# How far a beat at `t` pays (app/domain/charging.py's `reach`): one interval ahead, but never
+# past the end of the allowed hours (`least` skips a NULL :window_end: no end soon).
+def reach(t: str) -> str:
+    return f"greatest({t}, least({t} + :interval::interval, :window_end::timestamptz))"
 
 
 # End the sessions of `source` (rows with `id`, `at`, `refund`) at `at`, giving back the unpaid
@@ -95,7 +101,8 @@ class ContinueSession(NamedTuple):
     limit_seconds: int | None  # the day's limit; None: unlimited
     educational_exempt: bool
     is_kids: bool  # adults record sessions but have no balance
-    locked: bool  # a parent's lock holds: blocked, nothing charged
+    halted: bool  # locked by a parent or outside the allowed hours: blocked, nothing charged
+    window_end: datetime | None  # when the allowed hours end (None: not soon)
     interval: timedelta
     pause_grace: timedelta
     stale_gap: timedelta
@@ -104,15 +111,16 @@ class ContinueSession(NamedTuple):
 CONTINUE_SESSION = bind("""
 WITH cur AS (
     SELECT id, title_id, ended_at, end_reason, is_educational, counted_until, paused_at,
-           last_heartbeat_at, {t} AS t
+           last_heartbeat_at, t, {reach} AS reach
     FROM viewing_sessions s
+    CROSS JOIN LATERAL (SELECT {t} AS t) clock
     WHERE id = :session_id AND profile_id = :profile_id
-    FOR UPDATE
+    FOR UPDATE OF s
 ), before AS (
     SELECT used_seconds, granted_seconds, is_unlimited_override
     FROM daily_balances WHERE profile_id = :profile_id AND reset_date = :day
 ), step AS (
-    SELECT cur.id, cur.t, cur.counted_until, cur.paused_at,
+    SELECT cur.id, cur.t, cur.reach, cur.counted_until, cur.paused_at,
            cur.is_educational AND :educational_exempt AS to_edu,
            CASE
              WHEN :is_paused AND cur.paused_at IS NOT NULL
@@ -120,7 +128,7 @@ WITH cur AS (
                THEN 'off'
              -- nothing new to pay (a duplicate, a retry): idempotent, even when the day's time
              -- is used up (a parallel duplicate reads the balance as it was before the first)
-             WHEN cur.counted_until >= cur.t + :interval::interval THEN 'continue'
+             WHEN cur.counted_until >= cur.reach THEN 'continue'
              WHEN {blocked} THEN 'blocked'
              WHEN cur.counted_until IS NULL
                   OR cur.t - cur.last_heartbeat_at > :stale_gap::interval
@@ -134,17 +142,15 @@ WITH cur AS (
 ), charge AS (
     SELECT id, t, to_edu, mode,
            CASE mode
-             WHEN 'open' THEN extract(epoch FROM :interval::interval)
-             WHEN 'continue'
-               THEN round(greatest(0,
-                                   extract(epoch FROM t + :interval::interval - counted_until)), 3)
+             WHEN 'open' THEN round(extract(epoch FROM reach - t), 3)
+             WHEN 'continue' THEN round(greatest(0, extract(epoch FROM reach - counted_until)), 3)
              ELSE 0
            END AS seconds,
            CASE mode
              WHEN 'off' THEN counted_until
              WHEN 'blocked' THEN NULL
-             WHEN 'open' THEN t + :interval::interval
-             ELSE greatest(counted_until, t + :interval::interval)
+             WHEN 'open' THEN reach
+             ELSE greatest(counted_until, reach)
            END AS counted_until,
            CASE WHEN :is_paused THEN coalesce(paused_at, t) END AS paused_at
     FROM step
@@ -168,7 +174,7 @@ SELECT cur.title_id, cur.ended_at, cur.end_reason, cur.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM cur LEFT JOIN bal ON true
 """.format(
-    t=session_instant(":now", "s"),
+    t=session_instant(":now", "s"), reach=reach("clock.t"),
     blocked=blocked("cur.is_educational", "coalesce(b.granted_seconds, 0)",
                     "coalesce(b.used_seconds, 0)", "coalesce(b.is_unlimited_override, false)"),
     add_charge=add_to_balance("""SELECT :profile_id, :day,
@@ -193,7 +199,8 @@ class OpenSession(NamedTuple):
     limit_seconds: int | None
     educational_exempt: bool
     is_kids: bool
-    locked: bool
+    halted: bool
+    window_end: datetime | None
     device_id: str
     device_type: str
     interval: timedelta
@@ -214,7 +221,8 @@ WITH ok AS (
       AND EXISTS (SELECT 1 FROM ok)
     FOR UPDATE
 ), clock AS (
-    SELECT greatest(:now::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t
+    SELECT t, {reach} AS reach
+    FROM (SELECT greatest(:now::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t) c
 ), old AS (
     SELECT p.id, p.last_charge_date, p.last_charge_educational, e.at, {refund} AS refund
     FROM prior p CROSS JOIN clock
@@ -239,9 +247,9 @@ WITH ok AS (
          last_charge_educational, stream_key)
     SELECT :session_id, :profile_id, :title_id, :device_id, :device_type, st.is_educational,
            clock.t, clock.t,
-           CASE WHEN st.blocked THEN NULL ELSE clock.t + :interval::interval END,
+           CASE WHEN st.blocked THEN NULL ELSE clock.reach END,
            CASE WHEN :is_paused THEN clock.t END,
-           CASE WHEN st.blocked THEN 0 ELSE extract(epoch FROM :interval::interval) END,
+           CASE WHEN st.blocked THEN 0 ELSE round(extract(epoch FROM clock.reach - clock.t), 3) END,
            CASE WHEN st.blocked THEN NULL ELSE :day::date END,
            st.to_edu, CASE WHEN :is_kids THEN '{child}'::uuid ELSE :session_id END
     FROM step st CROSS JOIN clock
@@ -264,7 +272,8 @@ SELECT ins.id, st.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
 """.format(
-    refund=refund("p", "e.at"), end_at=end_instant("clock.t", "p", ":stale_gap"),
+    reach=reach("c.t"), refund=refund("p", "e.at"),
+    end_at=end_instant("clock.t", "p", ":stale_gap"),
     child=CHILD_STREAM,
     end_old=end_and_refund("old", "o.last_charge_date AS day, o.last_charge_educational AS edu, "
                                   "o.refund"),
@@ -438,10 +447,12 @@ class HeartbeatStatements:
     async def continue_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                                title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
                                limit_seconds: int | None, educational_exempt: bool,
-                               is_kids: bool, locked: bool) -> BeatOutcome:
+                               is_kids: bool, halted: bool,
+                               window_end: datetime | None) -> BeatOutcome:
         row = await self._conn.fetchrow(CONTINUE_SESSION, *ContinueSession(
             session_id, profile_id, title_id, now, is_paused, day, limit_seconds,
-            educational_exempt, is_kids, locked, self._interval, self._grace, self._stale))
+            educational_exempt, is_kids, halted, window_end, self._interval, self._grace,
+            self._stale))
         if row is None:
             return BeatOutcome(found=False)
         if row["updated"] == 0:
@@ -455,14 +466,15 @@ class HeartbeatStatements:
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
-                           is_kids: bool, locked: bool, serialized: bool = False) -> BeatOutcome:
+                           is_kids: bool, halted: bool, window_end: datetime | None,
+                           serialized: bool = False) -> BeatOutcome:
         """`raced` when a concurrent first beat of the same child profile won the race for its
         one open session. The caller then retries `serialized`: under a per-profile advisory
         lock, so racing devices take turns and each retry's fresh snapshot sees (and ends) the
         session that won."""
         args = OpenSession(session_id, profile_id, account_id, title_id, now, is_paused, day,
-                           limit_seconds, educational_exempt, is_kids, locked, device_id,
-                           device_type, self._interval, self._stale)
+                           limit_seconds, educational_exempt, is_kids, halted, window_end,
+                           device_id, device_type, self._interval, self._stale)
         round_trips = SERIALIZED_ROUND_TRIPS if serialized else 1
         try:
             if serialized:

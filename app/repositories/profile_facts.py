@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
+import orjson
 
 from app.database import HotPool
 from app.domain.profile import ProfileFacts
+from app.domain.schedules import stored_schedule
 from app.domain.viewing_day import LimitConfig
 from app.repositories.named_sql import bind
 
@@ -25,11 +27,16 @@ LOAD_FACTS = bind("""
 SELECT p.id, p.account_id, p.name, p.is_kids,
        c.weekday_limit_minutes, c.weekend_limit_minutes, c.reset_hour, c.educational_exempt,
        c.timezone, c.previous_reset_hour, c.previous_timezone, c.effective_from, c.locked_at,
-       c.locked_until
+       c.locked_until, c.day_limits, c.allowed_hours
 FROM profiles p
 LEFT JOIN viewing_time_configs c ON c.profile_id = p.id
 WHERE p.id = :profile_id
 """, LoadFacts)
+
+
+def _json(text: str | None) -> Any:
+    """asyncpg hands JSONB over as its text."""
+    return None if text is None else orjson.loads(text)
 
 
 class ProfileFactsRepository:
@@ -52,7 +59,8 @@ class ProfileFactsRepository:
                 reset_hour=row["reset_hour"], previous_timezone=row["previous_timezone"],
                 previous_reset_hour=row["previous_reset_hour"],
                 effective_from=row["effective_from"], locked_at=row["locked_at"],
-                locked_until=row["locked_until"])
+                locked_until=row["locked_until"],
+                schedule=stored_schedule(_json(row["day_limits"]), _json(row["allowed_hours"])))
         return ProfileFacts(profile_id=row["id"], account_id=row["account_id"], name=row["name"],
                             is_kids=row["is_kids"], limits=limits)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import fields
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from app.domain.configs import ViewingConfig
-from app.models import Profile, ViewingTimeConfig
+from app.domain.configs import ViewingConfig, week_replaced
+from app.models import LimitChange, Profile, ViewingTimeConfig
 
 COLUMNS = tuple(f.name for f in fields(ViewingConfig))  # the table's columns, one for one
 
@@ -39,18 +40,24 @@ class ViewingConfigRepository:
         return None if row is None else (row[0], config_of(row[1]))
 
     async def update_owned(self, *, profile_id: uuid.UUID, account_id: uuid.UUID,
-                           apply: Callable[[ViewingConfig], ViewingConfig],
+                           apply: Callable[[ViewingConfig], ViewingConfig], now: datetime,
                            ) -> tuple[str, ViewingConfig] | None:
         """Lock the config row, store what `apply` makes of it, commit. Parallel updates queue
         on the row lock, so each sees the one before (a pending reset-hour change is never
-        lost)."""
+        lost). A change of any weekday's limit records, in the same transaction, the week it
+        replaced, so past days keep their own limits."""
         async with self._sessions.begin() as session:
             query = _owned(profile_id, account_id).with_for_update(of=ViewingTimeConfig)
             row = (await session.execute(query)).first()
             if row is None:
                 return None
             name, stored = row[0], row[1]
-            config = apply(config_of(stored))
+            before = config_of(stored)
+            config = apply(before)
             for column in COLUMNS:
                 setattr(stored, column, getattr(config, column))
+            replaced = week_replaced(before, config)
+            if replaced is not None:
+                session.add(LimitChange(profile_id=profile_id, changed_at=now,
+                                        week_before=list(replaced)))
         return name, config

@@ -14,15 +14,19 @@ from app.domain.clock import Clock
 from app.domain.configs import (
     ConfigChange,
     ConfigView,
+    ScheduleView,
     ViewingConfig,
     apply_change,
     config_view,
     lock_state,
     locked,
+    schedule_view,
     unlocked,
+    with_schedule,
 )
 from app.domain.control import LockState
 from app.domain.errors import PinTokenInvalid, ProfileNotFound
+from app.domain.schedules import parse_schedule
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
@@ -55,11 +59,31 @@ class ViewingConfigService:
         now = self._clock.now()
         updated = await self._configs.update_owned(
             profile_id=profile_id, account_id=account_id,
-            apply=lambda config: apply_change(config, change, now))
+            apply=lambda config: apply_change(config, change, now), now=now)
         if updated is None:  # deleted meanwhile
             raise ProfileNotFound()
         await self._provider.changed(profile_id)
         return config_view(*updated, now)
+
+    async def schedule(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> ScheduleView:
+        found = await self._configs.get_owned(profile_id=profile_id, account_id=account_id)
+        if found is None:
+            raise ProfileNotFound()
+        return schedule_view(found[1])
+
+    async def set_schedule(self, account_id: uuid.UUID, profile_id: uuid.UUID, *,
+                           limits: object, allowed_hours: object) -> ScheduleView:
+        """Replace the whole schedule (no pin_token: as for limits); every replica's next
+        heartbeat follows it."""
+        schedule = parse_schedule(limits, allowed_hours)  # 422 naming every bad field
+        now = self._clock.now()
+        updated = await self._configs.update_owned(
+            profile_id=profile_id, account_id=account_id,
+            apply=lambda config: with_schedule(config, schedule, now), now=now)
+        if updated is None:
+            raise ProfileNotFound()
+        await self._provider.changed(profile_id)
+        return schedule_view(updated[1])
 
     async def lock(self, account_id: uuid.UUID, profile_id: uuid.UUID,
                    until: datetime | None) -> LockState:
@@ -75,7 +99,7 @@ class ViewingConfigService:
                         apply: Callable[[ViewingConfig], ViewingConfig],
                         now: datetime) -> LockState:
         updated = await self._configs.update_owned(profile_id=profile_id, account_id=account_id,
-                                                   apply=apply)
+                                                   apply=apply, now=now)
         if updated is None:  # unknown, another account's, or an adult's profile
             raise ProfileNotFound()
         await self._provider.changed(profile_id)

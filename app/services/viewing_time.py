@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 OPEN_RETRIES = 10  # racing first beats of one profile: losers retry in turn, ending the winner
 
 
+def _moment(facts: ProfileFacts, today: DayInfo | None, now: datetime) -> Moment:
+    """Where the profile's day stands at `now` (adults: nothing limits them)."""
+    limits = facts.limits
+    if limits is None or today is None:
+        return Moment(now, None)
+    return Moment(now, today.next_reset_at, limits.lock, limits.allowance(now),
+                  limits.opens_at if limits.schedule.hours is not None else None)
+
+
 class ViewingTimeService:
     def __init__(self, *, heartbeats: HeartbeatRepository, live: LiveSessionRepository,
                  configs: ConfigProvider, clock: Clock, metrics: MetricsCollector) -> None:
@@ -111,13 +120,11 @@ class ViewingTimeService:
             round_trips += outcome.round_trips
             self._raise_for(outcome)
         limits = facts.limits
-        moment = Moment(now, today.next_reset_at if today else None,
-                        limits.lock if limits is not None else None)
         return beat_answer(session_id, is_kids=facts.is_kids,
                            limit_minutes=today.limit_minutes if today else None,
                            balance=outcome.balance, is_educational=outcome.is_educational,
                            educational_exempt=limits is not None and limits.educational_exempt,
-                           moment=moment), round_trips
+                           moment=_moment(facts, today, now)), round_trips
 
     def _beat_args(self, facts: ProfileFacts, beat: Beat,
                    now: datetime) -> tuple[DayInfo | None, dict[str, Any]]:
@@ -125,13 +132,17 @@ class ViewingTimeService:
         arguments."""
         today = self._today(facts, now)
         limit_minutes = today.limit_minutes if today else None
-        exempt = facts.limits.educational_exempt if facts.limits else False
+        limits = facts.limits
+        allowance = limits.allowance(now) if limits is not None else None
+        outside = allowance is not None and not allowance.inside
         return today, dict(
             profile_id=beat.profile_id, title_id=beat.title_id, now=now,
             is_paused=beat.is_paused, day=today.day if today else now.date(),
             limit_seconds=None if limit_minutes is None else limit_minutes * 60,
-            educational_exempt=exempt, is_kids=facts.is_kids,
-            locked=facts.limits is not None and facts.limits.locked_at(now))
+            educational_exempt=limits.educational_exempt if limits else False,
+            is_kids=facts.is_kids,
+            halted=outside or (limits is not None and limits.locked_at(now)),
+            window_end=allowance.ends_at if allowance is not None else None)
 
     def _fail_closed(self, check: str, exc: Exception) -> NoReturn:
         """Never `allowed` when the check did not happen: a blocked answer, counted and logged."""
@@ -182,7 +193,7 @@ class ViewingTimeService:
         today = self._today(facts, now)
         assert today is not None and facts.limits is not None
         balance = await self._heartbeats.balance(profile_id=facts.profile_id, day=today.day)
-        return today, balance, Moment(now, today.next_reset_at, facts.limits.lock)
+        return today, balance, _moment(facts, today, now)
 
     async def balance(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> DayBalance:
         facts = await self._configs.owned(profile_id, account_id)
