@@ -471,6 +471,7 @@ class HistoryDayOut(Out):
     educational_minutes: float
     counted_minutes: float
     sessions: list[HistorySessionOut]
+    limit_minutes: int | None  # the limit in force at the end of that day (today: now)
 
 
 class ViewingHistoryOut(Out):

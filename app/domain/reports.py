@@ -4,6 +4,7 @@ rows they are made of (see app/services/reports.py for how days are grouped)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,10 +20,34 @@ class DayTotal:
 
 
 @dataclass(frozen=True, slots=True)
+class WeekReplaced:
+    """A change of a child's limits: when, and the week of limits in force until then (Monday
+    first, None: unlimited)."""
+
+    changed_at: datetime
+    week_before: tuple[int | None, ...]
+
+
+def limit_on(day: date, day_end: datetime, current: tuple[int | None, ...],
+             changes: Sequence[WeekReplaced]) -> int | None:
+    """The limit in force at the end of viewing day `day` (ending at `day_end`): the one the
+    first change after that replaced, else the current one (today's end is still to come).
+    `changes` oldest first; changes before the day's end do not matter. The caller passes, for
+    days before the profile existed, the end of its first day: no limit was in force then, and
+    the ones a parent set up on the first day are the closest to what they meant."""
+    for change in changes:
+        if change.changed_at >= day_end:
+            return change.week_before[day.weekday()]
+    return current[day.weekday()]
+
+
+@dataclass(frozen=True, slots=True)
 class Child:
     profile_id: uuid.UUID
     name: str
     config: ViewingConfig
+    created_at: datetime
+    changes: tuple[WeekReplaced, ...] = ()  # of its limits, recent ones, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +85,7 @@ class HistoryDay:
     educational_minutes: float
     counted_minutes: float
     sessions: list[WatchedSession]
+    limit_minutes: int | None  # in force at the end of the day (today: now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, exists, select, text
+from sqlalchemy import Row, exists, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from app.domain.reports import Child, DayTotal, TitleSeconds, WatchedSession
-from app.models import Account, Profile, ViewingTimeConfig
+from app.domain.reports import Child, DayTotal, TitleSeconds, WatchedSession, WeekReplaced
+from app.models import Account, LimitChange, Profile, ViewingTimeConfig
 from app.repositories.viewing_configs import config_of
 
 # Newest first straight off the index: an ordered range scan that stops after :limit rows. No
@@ -28,6 +30,16 @@ HISTORY_SESSIONS = text("""
     WHERE s.profile_id = :profile_id AND s.started_at >= :start AND s.started_at < :end
     ORDER BY s.started_at DESC
     LIMIT :limit
+""")
+
+# When the profile was created, and the changes of its limits since :since, oldest first (an
+# index range): one row with NULL changed_at when there are none.
+LIMIT_CHANGES = text("""
+    SELECT p.created_at, c.changed_at, c.week_before
+    FROM profiles p
+    LEFT JOIN limit_changes c ON c.profile_id = p.id AND c.changed_at >= :since
+    WHERE p.id = :profile_id
+    ORDER BY c.changed_at
 """)
 
 # A profile's sessions lie scattered over the table (heartbeats of all children interleave), so
@@ -72,9 +84,33 @@ TOP_TITLES = text("""
 """)
 
 
+def _changes_since(since: datetime) -> Any:
+    """Each child's limit changes since `since` as one JSON array, oldest first: a correlated
+    subquery, so the children and their changes stay one statement."""
+    change = func.jsonb_build_object("changed_at", col(LimitChange.changed_at),
+                                     "week_before", col(LimitChange.week_before))
+    changes = func.jsonb_agg(aggregate_order_by(change, col(LimitChange.changed_at)))
+    return (select(type_coerce(func.coalesce(changes, func.jsonb_build_array()), JSONB))
+            .where(col(LimitChange.profile_id) == col(Profile.id),
+                   col(LimitChange.changed_at) >= since)
+            .scalar_subquery())
+
+
+def _replaced(items: list[dict[str, Any]]) -> tuple[WeekReplaced, ...]:
+    return tuple(WeekReplaced(datetime.fromisoformat(item["changed_at"]),
+                              tuple(item["week_before"])) for item in items)
+
+
 def _totals(rows: list[Row]) -> dict[tuple[uuid.UUID, date], DayTotal]:
     return {(r.profile_id, r.reset_date): DayTotal(r.used_seconds, r.educational_seconds)
             for r in rows}
+
+
+class History(NamedTuple):
+    sessions: list[WatchedSession]
+    totals: dict[tuple[uuid.UUID, date], DayTotal]
+    created_at: datetime | None  # the profile's (None: deleted meanwhile)
+    changes: tuple[WeekReplaced, ...]  # of the profile's limits, oldest first
 
 
 class ReportRepository:
@@ -82,27 +118,33 @@ class ReportRepository:
         self._sessions = session_factory
 
     async def history(self, *, profile_id: uuid.UUID, start: datetime, end: datetime,
-                      first: date, last: date, limit: int,
-                      ) -> tuple[list[WatchedSession], dict[tuple[uuid.UUID, date], DayTotal]]:
-        """Sessions started in [start, end), newest first, and the totals of days first..last:
-        two statements (and the planner setting)."""
+                      first: date, last: date, limit: int) -> History:
+        """Sessions started in [start, end), newest first, the totals of days first..last, and
+        the limit changes since `start`: three statements (and the planner setting)."""
         async with self._sessions() as session:
             await session.execute(HISTORY_PLANNER_COSTS)
             sessions = (await session.execute(HISTORY_SESSIONS, {
                 "profile_id": profile_id, "start": start, "end": end, "limit": limit})).all()
             totals = (await session.execute(DAY_TOTALS, {
                 "profile_ids": [profile_id], "first": first, "last": last})).all()
-        return [WatchedSession(**r._mapping) for r in sessions], _totals(list(totals))
+            changes = (await session.execute(LIMIT_CHANGES, {
+                "profile_id": profile_id, "since": start})).all()
+        return History([WatchedSession(**r._mapping) for r in sessions], _totals(list(totals)),
+                       changes[0].created_at if changes else None,
+                       tuple(WeekReplaced(r.changed_at, tuple(r.week_before))
+                             for r in changes if r.changed_at is not None))
 
-    async def children(self, account_id: uuid.UUID) -> list[Child]:
-        """The account's child profiles with their configs: one statement."""
-        query = (select(col(Profile.id), col(Profile.name), ViewingTimeConfig)
+    async def children(self, account_id: uuid.UUID, *, changes_since: datetime) -> list[Child]:
+        """The account's child profiles with their configs and their limit changes since
+        `changes_since`: one statement."""
+        query = (select(col(Profile.id), col(Profile.name), ViewingTimeConfig,
+                        col(Profile.created_at), _changes_since(changes_since))
                  .join(ViewingTimeConfig, col(ViewingTimeConfig.profile_id) == col(Profile.id))
                  .where(col(Profile.account_id) == account_id, col(Profile.is_kids))
                  .order_by(col(Profile.created_at), col(Profile.id)))
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [Child(r[0], r[1], config_of(r[2])) for r in rows]
+        return [Child(r[0], r[1], config_of(r[2]), r[3], _replaced(r[4])) for r in rows]
 
     async def account_exists(self, account_id: uuid.UUID) -> bool:
         async with self._sessions() as session:

@@ -26,6 +26,8 @@ from app.domain.reports import (
     ViewingHistory,
     WatchedSession,
     WeeklyReport,
+    WeekReplaced,
+    limit_on,
 )
 from app.domain.viewing_day import LimitConfig
 from app.repositories.reports import ReportRepository
@@ -53,6 +55,15 @@ def day_start(limits: LimitConfig, day: date) -> datetime:
     return limits.rule.start_of(day)
 
 
+def _limit_on(limits: LimitConfig, day: date, created_at: datetime,
+              changes: tuple[WeekReplaced, ...]) -> int | None:
+    """The limit in force at the end of viewing day `day` (for a day before the profile existed,
+    at the end of its first day): a later change never rewrites it."""
+    first_end = day_start(limits, limits.day_at(created_at).day + timedelta(days=1))
+    day_end = max(day_start(limits, day + timedelta(days=1)), first_end)
+    return limit_on(day, day_end, limits.week(), changes)
+
+
 def _percent(part: float, whole: float) -> float | None:
     return round(part / whole * 100, 2) if whole else None
 
@@ -78,7 +89,7 @@ class ReportService:
         if (last - first).days > HISTORY_MAX_SPAN_DAYS:
             raise InvalidInput(f"from_date: the range may span at most {HISTORY_MAX_SPAN_DAYS} "
                                "days")
-        rows, totals = await self._reports.history(
+        rows, totals, created_at, changes = await self._reports.history(
             profile_id=profile_id, start=day_start(limits, first),
             end=day_start(limits, last + timedelta(days=1)), first=first, last=last,
             limit=HISTORY_MAX_SESSIONS + 1)
@@ -94,14 +105,18 @@ class ReportService:
             days.append(HistoryDay(
                 date=day, total_minutes=minutes(total.used_seconds + total.educational_seconds),
                 educational_minutes=minutes(total.educational_seconds),
-                counted_minutes=minutes(total.used_seconds), sessions=sessions.get(day, [])))
+                counted_minutes=minutes(total.used_seconds), sessions=sessions.get(day, []),
+                limit_minutes=_limit_on(limits, day, created_at or self._clock.now(),
+                                        changes)))
         return ViewingHistory(profile_id=profile_id, from_date=first, to_date=last,
                               truncated=truncated, days=days)
 
     async def weekly(self, account_id: uuid.UUID) -> WeeklyReport:
         """The 7 viewing days ending today of every child: 3 statements however many."""
         now = self._clock.now()
-        children = await self._reports.children(account_id)
+        # Changes before the report's first day ended do not matter (see limit_on).
+        children = await self._reports.children(
+            account_id, changes_since=now - timedelta(days=REPORT_DAYS + 2))
         queries = 1
         # No children: maybe a deleted account whose token is still signed and unexpired.
         if not children:
@@ -129,7 +144,7 @@ class ReportService:
                     title_id=row.title_id, title_name=row.title_name,
                     total_minutes=minutes(row.seconds)))
         profiles = [self._profile_week(child.profile_id, child.name, limits, first, last, totals,
-                                       tops[child.profile_id])
+                                       tops[child.profile_id], child.created_at, child.changes)
                     for child, limits, first, last in weeks]
         self._metrics.report_done(queries=queries)
         if weeks:  # children in different zones may be on different days: span them all
@@ -142,14 +157,15 @@ class ReportService:
     @staticmethod
     def _profile_week(profile_id: uuid.UUID, name: str, limits: LimitConfig, first: date,
                       last: date, totals: dict[tuple[uuid.UUID, date], DayTotal],
-                      top_titles: list[TopTitle]) -> ProfileReport:
+                      top_titles: list[TopTitle], created_at: datetime,
+                      changes: tuple[WeekReplaced, ...]) -> ProfileReport:
         daily = []
         watched = educational = counted_on_limited_days = Decimal(0)
         limit_minutes_sum = 0
         for offset in range(REPORT_DAYS):
             day = first + timedelta(days=offset)
             total = totals.get((profile_id, day), ZERO)
-            limit = limits.limit_for(day)  # the current config: past limits are not kept
+            limit = _limit_on(limits, day, created_at, changes)
             watched += total.used_seconds + total.educational_seconds
             educational += total.educational_seconds
             if limit is not None:
