@@ -37,6 +37,7 @@ BODIES: dict[str, object] = {
     "PinVerify": lambda ids: {"pin": "1234"},
     "PinReset": lambda ids: {"password": "wrong-password", "new_pin": "4321"},
     "ViewingTimeConfigUpdate": lambda ids: {"weekday_limit_minutes": 60},
+    "ScheduleUpdate": lambda ids: {"limits": {"mon": 60}},
     "GrantRequest": lambda ids: {"minutes": 15},
     "Credentials": lambda ids: {"email": f"{uuid.uuid4().hex[:8]}@example.com",
                                 "password": "correct-horse-battery"},
