@@ -86,3 +86,30 @@ async def test_a_device_tokens_heartbeat_is_one_round_trip_on_a_warm_cache(proxi
         before = proxy.round_trips
         await beat(session)
         assert proxy.round_trips - before == 1
+
+
+async def test_a_heartbeat_with_a_schedule_is_still_one_round_trip(proxied, clock):
+    """Per-weekday limits and allowed hours are worked out on the cached config: the statement
+    only receives the window's end. The beats run up to the window's end and past it."""
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "rt-schedule@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+    r = await client.put(f"{api.API}/parental-controls/profiles/{kid}/schedule",
+                         headers=parent.headers,
+                         json={"limits": {"wed": 60},
+                               "allowed_hours": {"wed": [{"start": "07:00", "end": "12:03"}]}})
+    assert r.status_code == 200, r.text
+    session = (await parent.beat(kid, titles.cartoon)).json()["session_id"]
+    for _ in range(3):
+        clock.advance(30)
+        await parent.beat(kid, titles.cartoon, session)
+    states = []
+    for _ in range(6):  # 12:02:00 .. 12:04:30: warning_5, then outside the hours
+        clock.advance(30)
+        before = proxy.round_trips
+        r = await parent.beat(kid, titles.cartoon, session)
+        assert r.status_code == 200
+        assert proxy.round_trips - before == 1
+        states.append(r.json()["enforcement"])
+    assert states == ["warning_5", "warning_5", "blocked", "blocked", "blocked", "blocked"]
