@@ -290,6 +290,6 @@ def _minute(raw: Any, where: str, problems: list[tuple[str, str]]) -> int | None
 def stored_schedule(limits: Mapping[str, Any] | None,
                     allowed_hours: Mapping[str, Any] | None) -> Schedule:
     """The schedule kept in a config row (validated when it was stored)."""
-    if not limits and allowed_hours is None:
+    if not limits and not allowed_hours:  # never set, or cleared ({}): nothing to parse
         return NO_SCHEDULE
     return parse_schedule(limits, allowed_hours)
