@@ -7,7 +7,9 @@ grace, the stale gap, the 06:00 reset between two viewing days), pauses and resu
 and parallel duplicates, a second device taking over (which ends the first device's session),
 ends, a parent stopping a session (its player learns it on its next beat), grants of extra or
 unlimited time, limit changes, a parent's lock (open-ended, or ending mid-sequence) and unlock,
-a regular and an educational title. After every step every session row, every day's balance and the answer the player got must be
+schedules (a limit for one weekday, allowed hours that end, begin, touch or are empty around the
+steps' instants: every beat's pay capped at the window's end), a regular and an educational
+title. After every step every session row, every day's balance and the answer the player got must be
 what the model says. This is the contract for every change to the heartbeat SQL.
 
 Examples: CHARGING_EXAMPLES (default 25 in `make test`; `make test-slow` runs 250).
@@ -33,6 +35,7 @@ from app.domain.balance import Balance
 from app.domain.charging import Limit, Rules, SessionState, charge, end, first_charge
 from app.domain.control import Lock
 from app.domain.heartbeat import Moment, beat_answer
+from app.domain.schedules import AllowedHours, parse_schedule
 from app.responses import ORJSONResponse
 from tests.support.parental import PC, grant, put_config
 
@@ -60,7 +63,22 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("limit"), st.sampled_from([15, 30, 60])),
     st.tuples(st.just("lock"), st.sampled_from([None, 60, 299.5, 600])),  # until: s from now
     st.tuples(st.just("unlock")),
+    st.tuples(st.just("schedule"), st.integers(0, 5)),  # an index into SCHEDULES
 ), min_size=1, max_size=14)
+# Schedules around START (Wednesday 05:40 UTC; its viewing day is Tuesday's until 06:00): windows
+# that end mid-sequence (an odd second of the interval included), begin later, touch (one
+# allowance) and an empty day; and limits for the two viewing days the steps cross.
+SCHEDULES = [
+    {},
+    {"allowed_hours": {"wed": [{"start": "00:00", "end": "05:47"}]}},
+    {"allowed_hours": {"wed": [{"start": "05:45", "end": "06:10"},
+                               {"start": "06:30", "end": "07:00"}]},
+     "limits": {"wed": 30}},
+    {"allowed_hours": {"wed": [{"start": "05:00", "end": "05:52"},
+                               {"start": "05:52", "end": "06:05"}]}},
+    {"allowed_hours": {"wed": []}, "limits": {"tue": 30}},
+    {"limits": {"tue": None, "wed": 15}},
+]
 # Seconds already watched on each of the two viewing days before the steps begin, so that a few
 # beats reach the limit (15 minutes at first) and the blocked paths are taken.
 USED_BEFORE = st.sampled_from([Decimal(0), Decimal(780), Decimal(870), Decimal("899.5")])
@@ -108,10 +126,23 @@ class Ledger:
     sessions: dict[str, Session] = field(default_factory=dict)
     days: dict[date, Day] = field(default_factory=dict)
     lock: Lock | None = None
+    day_limits: dict[int, int | None] = field(default_factory=dict)  # by weekday: the schedule's
+    hours: AllowedHours | None = None  # None: allowed at any hour
+
+    def limit_of(self, day: date) -> int | None:
+        return self.day_limits.get(day.weekday(), self.limit_minutes)
 
     def limit(self, day: date, now: datetime) -> Limit:
         locked = self.lock is not None and self.lock.holds_at(now)
-        return Limit(True, self.limit_minutes, True, self.days.get(day, Day()).balance(), locked)
+        allowance = None if self.hours is None else self.hours.at(now, UTC)
+        outside = allowance is not None and not allowance.inside
+        return Limit(True, self.limit_of(day), True, self.days.get(day, Day()).balance(),
+                     locked or outside, None if allowance is None else allowance.ends_at)
+
+    def opens_at(self, instant: datetime) -> datetime | None:
+        assert self.hours is not None
+        allowance = self.hours.at(instant, UTC)
+        return instant if allowance.inside else allowance.next_start
 
     def end(self, session: Session, now: datetime) -> None:
         ending = end(session.state, now=now, rules=RULES)
@@ -147,11 +178,13 @@ class Ledger:
     def answer(self, session_id: str, now: datetime, is_educational: bool) -> dict[str, object]:
         """What the player is told after a beat at `now`."""
         next_reset = datetime.combine(viewing_day(now) + timedelta(days=1), time(), UTC) + RESET
+        allowance = None if self.hours is None else self.hours.at(now, UTC)
         answer = beat_answer(uuid.UUID(session_id), is_kids=True,
-                             limit_minutes=self.limit_minutes,
+                             limit_minutes=self.limit_of(viewing_day(now)),
                              balance=self.days[viewing_day(now)].balance(),
                              is_educational=is_educational, educational_exempt=True,
-                             moment=Moment(now, next_reset, self.lock))
+                             moment=Moment(now, next_reset, self.lock, allowance,
+                                           None if self.hours is None else self.opens_at))
         return orjson.loads(ORJSONResponse(answer).body)
 
 
@@ -188,6 +221,8 @@ class World:
             return await self.lock(op[1])
         if kind == "unlock":
             return await self.unlock()
+        if kind == "schedule":
+            return await self.set_schedule(SCHEDULES[op[1]])
         return await self.change_limit(op[1])
 
     async def beat(self, device: str, paused: bool, parallel: bool) -> str:
@@ -276,6 +311,14 @@ class World:
         assert r.json() == {"profile_id": self.kid, "locked": False, "until": None}
         self.ledger.lock = None
         return "unlocked"
+
+    async def set_schedule(self, body: dict) -> str:  # type: ignore[type-arg]
+        r = await self.parent.client.put(f"{PC}/profiles/{self.kid}/schedule",
+                                         headers=self.parent.headers, json=body)
+        assert r.status_code == 200, r.text
+        schedule = parse_schedule(body.get("limits"), body.get("allowed_hours"))
+        self.ledger.day_limits, self.ledger.hours = dict(schedule.limits), schedule.hours
+        return f"schedule {body}"
 
     async def change_limit(self, limit_minutes: int) -> str:
         r = await put_config(self.parent, self.kid, weekday_limit_minutes=limit_minutes,
