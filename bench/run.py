@@ -160,7 +160,8 @@ class Bench:
     async def setup(self) -> None:
         self.viewers = await seed.seed_viewers(self.conn, profiles=self.args.profiles,
                                                per_account=2, secret=SECRET,
-                                               device_tokens=self.args.device_tokens)
+                                               device_tokens=self.args.device_tokens,
+                                               schedules=self.args.schedules)
         seed.write_wrk_data(self.viewers, self.data_file)
         self.admin_token = await seed.seed_admin(self.conn, secret=SECRET)
         self.counter = await tools.StatementCounter.open(self.conn)
@@ -471,7 +472,8 @@ async def main(args: argparse.Namespace) -> int:
                       f"after {args.warmup:g} s warm-up, {args.rounds} rounds interleaved; "
                       f"{len(bench.viewers):,} child profiles each continuing its own session "
                       f"with {'its paired device' if args.device_tokens else 'its account'}'s "
-                      "token; "
+                      "token"
+                      f"{', on a weekly schedule with a bedtime' if args.schedules else ''}; "
                       f"1 uvicorn worker (uvloop, httptools), DB_POOL_SIZE={args.pool}")
             for scenario in args.scenarios:
                 print(f"{scenario} …", flush=True)
@@ -505,6 +507,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated from {', '.join(SCENARIOS)} (default {DEFAULT_SCENARIOS})")
     p.add_argument("--device-tokens", action="store_true",
                    help="viewers beat with their paired player's device token, not the account's")
+    p.add_argument("--schedules", action="store_true",
+                   help="every child on a weekly schedule (a limit per weekday, allowed hours "
+                        "up to a bedtime hours away), so each beat's pay is capped by a window")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
     p.add_argument("--rounds", type=int, default=3)

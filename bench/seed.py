@@ -8,6 +8,7 @@ a million ended sessions for the weekly-report and history scenarios, made by th
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,21 @@ import jwt
 UNUSABLE_PASSWORD = "$2b$04$" + "x" * 53
 LIMIT_MINUTES = 480  # the highest limit: a long benchmark never runs a profile out of time
 DEVICE_TYPES = ("tv", "mobile", "tablet", "web")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# `--schedules`: a limit per weekday and school-night hours, 07:00 to a 20:30 bedtime (weekends
+# to 22:00). The bench runs at any hour of the UTC day, so each profile lives in the whole-hour
+# zone where it is now about noon: every beat is inside a window that ends hours later, and the
+# statement's pay is capped at that bedtime.
+SCHEDULE_LIMITS = {day: LIMIT_MINUTES - 15 * (i % 2) for i, day in enumerate(WEEKDAYS)}
+SCHEDULE_HOURS = {day: [{"start": "07:00", "end": "20:30" if i < 5 else "22:00"}]
+                  for i, day in enumerate(WEEKDAYS)}
+
+
+def noon_zone(now: datetime) -> str:
+    """The Etc/GMT zone whose local time is now between 11:00 and 12:59 (POSIX signs: GMT-2 is
+    two hours ahead of UTC)."""
+    ahead = 12 - now.hour  # from -11 to +12: every one of them exists
+    return "UTC" if ahead == 0 else f"Etc/GMT{-ahead:+d}"
 
 
 @dataclass(frozen=True)
@@ -55,8 +71,10 @@ async def seed_accounts(conn: asyncpg.Connection, count: int, *, prefix: str,
 
 
 async def seed_children(conn: asyncpg.Connection, accounts: list[uuid.UUID],
-                        per_account: int, name: str = "Kid {}") -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(account, profile) pairs; each child gets a viewing-time config with limits."""
+                        per_account: int, name: str = "Kid {}", *,
+                        schedules: bool = False) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(account, profile) pairs; each child gets a viewing-time config with limits, and with
+    `schedules` a weekly schedule too."""
     now = datetime.now(UTC)
     pairs = [(a, uuid.uuid4()) for a in accounts for _ in range(per_account)]
     await conn.copy_records_to_table(
@@ -67,6 +85,12 @@ async def seed_children(conn: asyncpg.Connection, accounts: list[uuid.UUID],
         records=[(p, LIMIT_MINUTES, LIMIT_MINUTES, 6, True, "UTC", now) for _, p in pairs],
         columns=["profile_id", "weekday_limit_minutes", "weekend_limit_minutes", "reset_hour",
                  "educational_exempt", "timezone", "updated_at"])
+    if schedules:
+        await conn.execute(
+            """UPDATE viewing_time_configs SET day_limits = $2::jsonb, allowed_hours = $3::jsonb,
+                      timezone = $4, schedule_updated_at = now() WHERE profile_id = ANY($1::uuid[])""",
+            [p for _, p in pairs], json.dumps(SCHEDULE_LIMITS), json.dumps(SCHEDULE_HOURS),
+            noon_zone(now))
     return pairs
 
 
@@ -90,12 +114,14 @@ async def seed_devices(conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uu
 
 
 async def seed_viewers(conn: asyncpg.Connection, *, profiles: int, per_account: int,
-                       secret: str, device_tokens: bool = False) -> list[Viewer]:
+                       secret: str, device_tokens: bool = False,
+                       schedules: bool = False) -> list[Viewer]:
     """`profiles` child profiles, each already inside an open session of a non-educational title;
-    each beats with its account's token, or (`device_tokens`) with its own paired player's."""
+    each beats with its account's token, or (`device_tokens`) with its own paired player's;
+    with `schedules` each is on a weekly schedule with a bedtime hours away."""
     titles = await seed_titles(conn)
     accounts = await seed_accounts(conn, -(-profiles // per_account), prefix="viewer")
-    pairs = (await seed_children(conn, accounts, per_account))[:profiles]
+    pairs = (await seed_children(conn, accounts, per_account, schedules=schedules))[:profiles]
     if device_tokens:
         by_profile = await seed_devices(conn, pairs, secret=secret)
         tokens = [by_profile[p] for _, p in pairs]
