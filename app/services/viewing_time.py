@@ -99,7 +99,7 @@ class ViewingTimeService:
             for attempt in range(OPEN_RETRIES):
                 async with self._heartbeats.connected() as db:
                     now = self._clock.now()  # each attempt acts at its own instant
-                    today, common = self._beat_args(facts, beat, now)
+                    today, moment, common = self._beat_args(facts, beat, now)
                     outcome = await db.open_session(
                         session_id=session_id, account_id=account_id,
                         device_id=beat.device_id, device_type=beat.device_type,
@@ -115,7 +115,7 @@ class ViewingTimeService:
             session_id = beat.session_id
             async with self._heartbeats.connected() as db:
                 now = self._clock.now()
-                today, common = self._beat_args(facts, beat, now)
+                today, moment, common = self._beat_args(facts, beat, now)
                 outcome = await db.continue_session(session_id=session_id, **common)
             round_trips += outcome.round_trips
             self._raise_for(outcome)
@@ -124,18 +124,19 @@ class ViewingTimeService:
                            limit_minutes=today.limit_minutes if today else None,
                            balance=outcome.balance, is_educational=outcome.is_educational,
                            educational_exempt=limits is not None and limits.educational_exempt,
-                           moment=_moment(facts, today, now)), round_trips
+                           moment=moment), round_trips
 
     def _beat_args(self, facts: ProfileFacts, beat: Beat,
-                   now: datetime) -> tuple[DayInfo | None, dict[str, Any]]:
-        """The viewing day and limit at `now` (None for adults), and the statement's
-        arguments."""
+                   now: datetime) -> tuple[DayInfo | None, Moment, dict[str, Any]]:
+        """The viewing day and limit at `now` (None for adults), where the day stands (the
+        answer needs it too), and the statement's arguments."""
         today = self._today(facts, now)
         limit_minutes = today.limit_minutes if today else None
         limits = facts.limits
-        allowance = limits.allowance(now) if limits is not None else None
+        moment = _moment(facts, today, now)
+        allowance = moment.allowance
         outside = allowance is not None and not allowance.inside
-        return today, dict(
+        return today, moment, dict(
             profile_id=beat.profile_id, title_id=beat.title_id, now=now,
             is_paused=beat.is_paused, day=today.day if today else now.date(),
             limit_seconds=None if limit_minutes is None else limit_minutes * 60,
