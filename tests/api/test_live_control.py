@@ -6,9 +6,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
-
 from tests.support import api
-from tests.support.parental import PC
+from tests.support.parental import PC, eligibility
 
 pytestmark = pytest.mark.anyio
 API = api.API
@@ -17,13 +16,6 @@ API = api.API
 async def lock(parent: api.Parent, profile_id: str, until: str | None) -> dict:
     r = await parent.client.put(f"{PC}/profiles/{profile_id}/lock", headers=parent.headers,
                                 json={"until": until})
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def eligibility(parent: api.Parent, profile_id: str) -> dict:
-    r = await parent.client.get(f"{API}/viewing-time/playback-eligible/{profile_id}",
-                                headers=parent.headers)
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -12,7 +12,15 @@ import httpx
 import pytest
 from app.database import asyncpg_dsn
 from tests.support import api
-from tests.support.parental import PC, history, pin_token, put_config, set_pin, weekly_report
+from tests.support.parental import (
+    PC,
+    eligibility,
+    history,
+    pin_token,
+    put_config,
+    set_pin,
+    weekly_report,
+)
 
 pytestmark = pytest.mark.anyio
 API = api.API
@@ -34,13 +42,6 @@ async def put_schedule(parent: api.Parent, kid: str, **body: object) -> httpx.Re
 
 async def scheduled(parent: api.Parent, kid: str, **body: object) -> dict:
     r = await put_schedule(parent, kid, **body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def eligibility(parent: api.Parent, kid: str) -> dict:
-    r = await parent.client.get(f"{API}/viewing-time/playback-eligible/{kid}",
-                                headers=parent.headers)
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.support.api import API, Parent
 
 PC = f"{API}/parental-controls"
@@ -56,3 +55,11 @@ async def history(parent: Parent, profile_id: str, **params: str) -> httpx.Respo
 
 async def weekly_report(parent: Parent) -> httpx.Response:
     return await parent.client.get(f"{PC}/weekly-report", headers=parent.headers)
+
+
+async def eligibility(parent: Parent, profile_id: str) -> dict:
+    """What the player asks before it starts playback (must answer 200)."""
+    r = await parent.client.get(f"{API}/viewing-time/playback-eligible/{profile_id}",
+                                headers=parent.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
