@@ -93,12 +93,15 @@ def _seed(settings: Settings) -> dict[str, Any]:
     async def work(c: Any) -> dict[str, Any]:
         return await seed_demo(accounts=await c.account_service(), account_repo=await c.accounts(),
                                profiles=await c.profile_service(), titles=await c.title_service(),
-                               devices=await c.device_service())
+                               devices=await c.device_service(),
+                               configs=await c.viewing_config_service())
 
     return _with_container(settings, work)
 
 
 def _print_demo(seeded: dict[str, Any], host: str, port: int) -> None:
+    from app.services.demo import DEMO_SCHEDULE
+
     base = f"http://{host}:{port}/api/v1"
     kids = [p for p in seeded["profiles"] if p.is_kids]
     title = next(iter(seeded["titles"].values()))
@@ -106,6 +109,7 @@ def _print_demo(seeded: dict[str, Any], host: str, port: int) -> None:
     print(f"""
 Demo account: {seeded['email']} / {seeded['password']}
 Profiles: {', '.join(f'{p.name} ({p.id})' for p in seeded['profiles'])}
+{DEMO_SCHEDULE[0]} is on a weekly schedule: an hour on school days, bedtime 19:30 on school nights
 Try it:
   TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\
     -d '{{"email": "{seeded['email']}", "password": "{seeded['password']}"}}' \

@@ -10,6 +10,7 @@ from app.repositories.accounts import AccountRepository
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
 from app.services.devices import DeviceService
+from app.services.viewing_configs import ViewingConfigService
 
 DEMO_EMAIL = "parent@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -21,6 +22,15 @@ DEMO_TITLES = [("Ocean Explorers", True), ("Numbers in the Wild", True),
 
 
 DEMO_DEVICE = ("Mia", "Mia's TV")  # a player paired with Mia's profile
+# Leo's week, set when his profile is created (a parent's later edits stay): an hour on school
+# days, more at the weekend, and a 19:30 bedtime on school nights (Sunday to Thursday).
+SCHOOL_NIGHTS = ("sun", "mon", "tue", "wed", "thu")
+DEMO_SCHEDULE = ("Leo", {
+    "limits": {"mon": 60, "tue": 60, "wed": 60, "thu": 60, "fri": 90, "sat": 120, "sun": 120},
+    "allowed_hours": {day: [{"start": "07:00",
+                             "end": "19:30" if day in SCHOOL_NIGHTS else "21:00"}]
+                      for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+})
 
 
 def demo_title_id(name: str) -> uuid.UUID:
@@ -29,7 +39,8 @@ def demo_title_id(name: str) -> uuid.UUID:
 
 async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository,
                     profiles: ProfileService, titles: TitleService,
-                    devices: DeviceService) -> dict[str, object]:
+                    devices: DeviceService,
+                    configs: ViewingConfigService) -> dict[str, object]:
     try:
         await accounts.register(email=DEMO_EMAIL, password=DEMO_PASSWORD)
     except EmailTaken:
@@ -39,7 +50,9 @@ async def seed_demo(*, accounts: AccountService, account_repo: AccountRepository
     existing = {p.name for p in await profiles.list(account.id)}
     for name, is_kids, zone in DEMO_PROFILES:
         if name not in existing:
-            await profiles.create(account.id, name=name, is_kids=is_kids, timezone=zone)
+            created = await profiles.create(account.id, name=name, is_kids=is_kids, timezone=zone)
+            if name == DEMO_SCHEDULE[0]:
+                await configs.set_schedule(account.id, created.id, **DEMO_SCHEDULE[1])
     await titles.upsert([Title(id=demo_title_id(name), title=name, is_educational=edu)
                          for name, edu in DEMO_TITLES])
     listed = await profiles.list(account.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -107,6 +108,12 @@ async def test_migrate_seed_demo_create_admin_and_sweep(scratch_url):
     profiles = await _fetch(database_url, "SELECT name, is_kids FROM profiles ORDER BY name")
     assert [(p["name"], p["is_kids"]) for p in profiles] == [
         ("Leo", True), ("Mia", True), ("Parent", False)]
+    [leo] = await _fetch(database_url, "SELECT c.day_limits, c.allowed_hours "
+                                       "FROM viewing_time_configs c JOIN profiles p "
+                                       "ON p.id = c.profile_id WHERE p.name = 'Leo'")
+    assert json.loads(leo["day_limits"])["mon"] == 60  # a school-night bedtime for Leo
+    assert json.loads(leo["allowed_hours"])["sun"] == [{"start": "07:00", "end": "19:30"}]
+    assert json.loads(leo["allowed_hours"])["fri"] == [{"start": "07:00", "end": "21:00"}]
     titles = await _fetch(database_url, "SELECT count(*) AS n, count(*) FILTER "
                                         "(WHERE is_educational) AS edu FROM titles")
     assert (titles[0]["n"], titles[0]["edu"]) >= (6, 2)
