@@ -17,12 +17,12 @@ from pathlib import Path
 
 import asyncpg
 import jwt
+from app.domain.schedules import WEEKDAYS
 
 # Any valid bcrypt string: the benchmark never logs in with a password.
 UNUSABLE_PASSWORD = "$2b$04$" + "x" * 53
 LIMIT_MINUTES = 480  # the highest limit: a long benchmark never runs a profile out of time
 DEVICE_TYPES = ("tv", "mobile", "tablet", "web")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # `--schedules`: a limit per weekday and school-night hours, 07:00 to a 20:30 bedtime (weekends
 # to 22:00). The bench runs at any hour of the UTC day, so each profile lives in the whole-hour
 # zone where it is now about noon: every beat is inside a window that ends hours later, and the
@@ -88,7 +88,8 @@ async def seed_children(conn: asyncpg.Connection, accounts: list[uuid.UUID],
     if schedules:
         await conn.execute(
             """UPDATE viewing_time_configs SET day_limits = $2::jsonb, allowed_hours = $3::jsonb,
-                      timezone = $4, schedule_updated_at = now() WHERE profile_id = ANY($1::uuid[])""",
+                      timezone = $4, schedule_updated_at = now()
+               WHERE profile_id = ANY($1::uuid[])""",
             [p for _, p in pairs], json.dumps(SCHEDULE_LIMITS), json.dumps(SCHEDULE_HOURS),
             noon_zone(now))
     return pairs

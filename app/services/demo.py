@@ -6,6 +6,7 @@ import uuid
 
 from app.domain.catalog import Title
 from app.domain.errors import EmailTaken
+from app.domain.schedules import WEEKDAYS
 from app.repositories.accounts import AccountRepository
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
@@ -29,7 +30,7 @@ DEMO_SCHEDULE = ("Leo", {
     "limits": {"mon": 60, "tue": 60, "wed": 60, "thu": 60, "fri": 90, "sat": 120, "sun": 120},
     "allowed_hours": {day: [{"start": "07:00",
                              "end": "19:30" if day in SCHOOL_NIGHTS else "21:00"}]
-                      for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                      for day in WEEKDAYS},
 })
 
 
