@@ -255,6 +255,9 @@ class TimeGrant(SQLModel, table=True):
     is_remote: bool = Field(sa_column=Column(Boolean, nullable=False))
     reset_date: date = Field(sa_column=Column(Date, nullable=False))
     granted_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    # the time request an approval answered (None: granted directly)
+    request_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("time_requests.id", ondelete="SET NULL"), nullable=True))
 
 
 class LimitChange(SQLModel, table=True):
@@ -282,3 +285,94 @@ SESSIONS_STARTED_INDEX = Index(
     col(ViewingSession.profile_id),
     col(ViewingSession.started_at).desc(),
 )
+
+
+class TimeRequest(SQLModel, table=True):
+    """A child's request for more time. `seq` orders requests made at the same instant; the
+    partial unique index keeps one pending request per profile even under racing creates."""
+
+    __tablename__ = "time_requests"
+    __table_args__ = (
+        Index("uq_time_requests_one_pending", "profile_id", unique=True,
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_time_requests_profile_id_viewing_day", "profile_id", "viewing_day"),
+        Index("ix_time_requests_pending_expires_at", "expires_at",
+              postgresql_where=text("status = 'pending'")),
+        CheckConstraint("minutes IN (15, 30, 60)", name="minutes"),
+        CheckConstraint("granted_minutes IS NULL OR granted_minutes IN (15, 30, 60)",
+                        name="granted_minutes"),
+        CheckConstraint("status IN ('pending', 'approved', 'denied', 'expired')", name="status"),
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger, Identity(always=True), nullable=False))
+    profile_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("profiles.id"), nullable=False))
+    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    message: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    viewing_day: date = Field(sa_column=Column(Date, nullable=False))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+    granted_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    grant_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where an account's events go. The secret signs deliveries, so it is kept (not hashed)."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_account_id", "account_id"),)
+
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    account_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("accounts.id"), nullable=False))
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    events: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    last_delivery_at: datetime | None = Field(default=None,
+                                              sa_column=Column(_tz(), nullable=True))
+    last_status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    failing_since: datetime | None = Field(default=None, sa_column=Column(_tz(), nullable=True))
+
+
+class WebhookOutbox(SQLModel, table=True):
+    """One event still to deliver to one subscription, written in the transaction (for a
+    heartbeat: the statement) that caused it. A worker claims a due row by moving
+    `next_attempt_at` ahead (a lease), so a replica that dies mid-delivery leaves it due again."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_webhook_outbox_next_attempt_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(
+        BigInteger, Identity(always=True), primary_key=True))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    subscription_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), _fk("webhook_subscriptions.id"), nullable=False))
+    event_type: str = Field(sa_column=Column(String(40), nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+    attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ThresholdMark(SQLModel, table=True):
+    """A `viewing.*` threshold already crossed on a viewing day: the key makes it fire once
+    across devices and replicas; a grant that lifts the remaining time above it deletes it."""
+
+    __tablename__ = "threshold_marks"
+    __table_args__ = (
+        CheckConstraint("threshold IN ('warning_15', 'warning_5', 'blocked')", name="threshold"),
+    )
+
+    profile_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), _fk("profiles.id"), primary_key=True))
+    viewing_day: date = Field(sa_column=Column(Date, primary_key=True))
+    threshold: str = Field(sa_column=Column(String(10), primary_key=True))
+    marked_at: datetime = Field(sa_column=Column(_tz(), nullable=False))

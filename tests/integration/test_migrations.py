@@ -49,7 +49,8 @@ def test_upgrade_downgrade_upgrade_and_no_drift(scratch_url):
     tables, indexes = asyncio.run(_tables_and_indexes(scratch_url))
     assert tables == {"alembic_version", "accounts", "profiles", "titles", "viewing_time_configs",
                       "daily_balances", "viewing_sessions", "time_grants", "devices",
-                      "limit_changes"}
+                      "limit_changes", "time_requests", "webhook_subscriptions",
+                      "webhook_outbox", "threshold_marks"}
     assert {"ix_viewing_sessions_profile_id_started_at", "uq_viewing_sessions_one_stream"} \
         <= indexes
 
