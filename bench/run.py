@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-from bench import seed, tools
+from bench import seed, tools, webhooks
 from bench.tools import BenchError, Load, Server
 
 SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 2
@@ -92,6 +92,8 @@ class Bench:
         self.admin_token = ""
         self.profile: str | None = None
         self.hot_updates: list[tuple[str, int, int]] = []
+        self.receiver: webhooks.Receiver | None = None
+        self.deliveries: tuple[list[float], dict[str, int], int] = ([], {}, 0)
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -104,6 +106,8 @@ class Bench:
                             "LOG_LEVEL": log_level, "DB_POOL_SIZE": str(self.args.pool),
                             # Sessions stay open between rounds; no background sweeps.
                             "SWEEP_INTERVAL_SECONDS": "3600", "STALE_GAP_SECONDS": "3600",
+                            # --webhooks: the receiver is on 127.0.0.1, over plain http
+                            "WEBHOOK_ALLOW_PRIVATE": "true" if self.receiver else "false",
                             **env})
         server.wait_ready("/readyz")
         return server
@@ -165,16 +169,23 @@ class Bench:
         seed.write_wrk_data(self.viewers, self.data_file)
         self.admin_token = await seed.seed_admin(self.conn, secret=SECRET)
         self.counter = await tools.StatementCounter.open(self.conn)
+        if self.args.webhooks:
+            self.receiver = webhooks.Receiver()
+            await webhooks.subscribe_all(self.conn, list(dict.fromkeys(
+                v.account_id for v in self.viewers)), self.receiver.url)
 
     async def service_run(self, log_level: str, *, count: bool) -> tuple[Load, dict[str, Any]]:
         await seed.refresh_sessions(self.conn, self.viewers)
         server = self.service(log_level=log_level)
         try:
             self.warm_up(server)
+            primed = await self.prime_crossings()
             before = self.admin(server)
             if count:
                 await self.counter.start()
             load = self.load(server, HEARTBEAT, self.args.duration)
+            if self.receiver:
+                self.collect_deliveries(primed)
             extra: dict[str, Any] = {"before": before}
             if count:
                 extra["statements"] = await self.counter.stop()
@@ -182,6 +193,25 @@ class Bench:
         finally:
             server.stop()
         return load, extra
+
+    async def prime_crossings(self) -> int:
+        """--webhooks: a quarter of the children cross the 15-minute warning during the
+        measured run (deliveries of the warm-up are not counted)."""
+        if not self.receiver:
+            return 0
+        primed = await webhooks.prime_crossings(self.conn, [v.profile_id for v in self.viewers],
+                                                share=0.25, within=self.args.duration)
+        self.receiver.take()
+        return primed
+
+    def collect_deliveries(self, primed: int) -> None:
+        assert self.receiver
+        time.sleep(3)  # the last crossings' deliveries are on their way
+        latencies, types = self.receiver.take()
+        total, kinds, count = self.deliveries
+        for kind, n in types.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        self.deliveries = (total + latencies, kinds, count + primed)
 
     async def py_spy(self) -> str:
         """A separate run under py-spy (sampling slows the target: not in the table)."""
@@ -299,6 +329,8 @@ class Bench:
         for name, updates, hot in self.hot_updates:
             out.append(f"{name}: {updates:,} row updates, {hot / max(updates, 1):.0%} HOT "
                        "(an update that changes an indexed column also writes every index)")
+        if self.receiver:
+            out.append(webhooks.latency_line(*self.deliveries))
         if cache["beats"]:
             lookups = cache["hits"] + cache["misses"]
             out.append(f"service's own count: {cache['trips'] / cache['beats']:.3f} db round "
@@ -473,7 +505,8 @@ async def main(args: argparse.Namespace) -> int:
                       f"{len(bench.viewers):,} child profiles each continuing its own session "
                       f"with {'its paired device' if args.device_tokens else 'its account'}'s "
                       "token"
-                      f"{', on a weekly schedule with a bedtime' if args.schedules else ''}; "
+                      f"{', on a weekly schedule with a bedtime' if args.schedules else ''}"
+                      f"{', every account subscribed to a webhook' if args.webhooks else ''}; "
                       f"1 uvicorn worker (uvloop, httptools), DB_POOL_SIZE={args.pool}")
             for scenario in args.scenarios:
                 print(f"{scenario} …", flush=True)
@@ -484,6 +517,8 @@ async def main(args: argparse.Namespace) -> int:
             if bench.profile:
                 print("\npy-spy profile of the service under the same load:\n" + bench.profile)
             print(f"\nserver logs: {workdir}")
+            if bench.receiver:
+                bench.receiver.close()
         finally:
             await conn.close()
     finally:
@@ -510,6 +545,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--schedules", action="store_true",
                    help="every child on a weekly schedule (a limit per weekday, allowed hours "
                         "up to a bedtime hours away), so each beat's pay is capped by a window")
+    p.add_argument("--webhooks", action="store_true",
+                   help="every account subscribed to a receiver on 127.0.0.1 and a quarter of "
+                        "the children crossing the 15-minute warning in each measured run; "
+                        "prints the delivery latency")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
     p.add_argument("--rounds", type=int, default=3)
