@@ -6,7 +6,6 @@ scaling, disruption budget, network policy.
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 
 from app.cli import parser
 from app.settings import Settings
-from tests.deploy.kustomize import Manifest, load_documents, pod_specs, render
+from tests.deploy.kustomize import Manifest, kubectl, load_documents, pod_specs, render
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -27,6 +26,7 @@ RENDERINGS = {"base": DEPLOY / "base", "dev": DEPLOY / "overlays" / "dev",
 KUBERNETES = "1.30.0"
 NAME = "viewing-time-service"
 SECRET_TEMPLATE = DEPLOY / "base" / "secret.example.yaml"
+INGRESS_EXAMPLE = DEPLOY / "base" / "ingress.example.yaml"
 # Secret keys that are not settings themselves but are mapped onto one in the pod spec.
 MAPPED_KEYS = {"DATABASE_DIRECT_URL"}
 Rendering = tuple[str, list[Manifest]]
@@ -81,7 +81,7 @@ def test_every_other_yaml_under_deploy_is_a_valid_manifest() -> None:
     """Whatever is not a kustomization or a patch (e.g. the Secret template) is validated too."""
     files = [p for p in DEPLOY.rglob("*.y*ml")
              if p.name != "kustomization.yaml" and p.resolve() not in _patch_files()]
-    assert SECRET_TEMPLATE in files
+    assert {SECRET_TEMPLATE, INGRESS_EXAMPLE} <= set(files)
     for path in files:
         for m in load_documents(path):
             kubernetes_validate.validate(m, KUBERNETES, strict=True)
@@ -100,34 +100,27 @@ def test_the_validator_is_strict_and_offline(monkeypatch: pytest.MonkeyPatch) ->
         kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None,
-                    reason="kubectl (with kustomize) not installed")
-def test_the_python_renderer_agrees_with_kubectl_kustomize(rendering: Rendering) -> None:
-    name, manifests = rendering
-    out = subprocess.run(["kubectl", "kustomize", str(RENDERINGS[name])], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    def by_key(m: Manifest) -> tuple[str, str]:
-        return m["kind"], m["metadata"]["name"]
-
-    theirs = sorted((m for m in yaml.safe_load_all(out) if m), key=by_key)
-    ours = sorted(manifests, key=by_key)
-    assert ours == theirs
+def test_rendering_uses_the_real_kustomize() -> None:
+    version = subprocess.run([kubectl(), "version", "--client", "-o", "json"], check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+    assert '"kustomizeVersion"' in version
 
 
 # --- the Deployment --------------------------------------------------------------------------
 
-def test_replicas_rollout_and_autoscaling(rendering: Rendering) -> None:
+def test_the_hpa_owns_the_replica_count(rendering: Rendering) -> None:
+    """No `replicas` on the Deployment: an apply would reset what the HPA scaled to."""
     name, manifests = rendering
     deployment = one(manifests, "Deployment", NAME)
-    replicas = deployment["spec"]["replicas"]
-    assert replicas >= (1 if name == "dev" else 2)
+    assert "replicas" not in deployment["spec"]
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
     hpa = one(manifests, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
                                              "name": NAME}
-    assert hpa["spec"]["minReplicas"] == replicas  # an apply never scales below the HPA
+    replicas = hpa["spec"]["minReplicas"]
+    assert replicas == {"base": 2, "dev": 1, "production": 3}[name]
     assert hpa["spec"]["maxReplicas"] > replicas
     [metric] = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
@@ -296,7 +289,23 @@ def test_network_policy(rendering: Rendering) -> None:
     for rule in policy["egress"]:
         assert rule.get("to") and rule.get("ports"), "an egress rule without to/ports allows all"
         egress_ports |= {(p["protocol"], p["port"]) for p in rule["ports"]}
-    assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6432)}
+    assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6432),
+                            ("TCP", 443)}
+    [webhooks] = [r for r in policy["egress"] if r["ports"] == [{"protocol": "TCP", "port": 443}]]
+    blocks = {peer["ipBlock"]["cidr"]: set(peer["ipBlock"]["except"]) for peer in webhooks["to"]}
+    assert blocks == {"0.0.0.0/0": {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                    "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10"},
+                      "::/0": {"fc00::/7", "fe80::/10", "::1/128"}}
+
+
+def test_the_ingress_example_routes_only_the_api() -> None:
+    [ingress] = load_documents(INGRESS_EXAMPLE)
+    service = one(render(RENDERINGS["base"]), "Service", NAME)
+    [rule] = ingress["spec"]["rules"]
+    [path] = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/api/", "Prefix")
+    assert path["backend"]["service"] == {"name": NAME, "port": {"name": "http"}}
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
 
 
 # --- the documented order (deploy/README.md, "Deploying, in order") ---------------------------
