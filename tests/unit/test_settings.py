@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -166,3 +168,19 @@ def test_several_problems_are_joined_on_one_line(monkeypatch):
         "invalid configuration: DATABASE_URL: Value error, must be a "
         "postgresql://user:password@host:port/dbname URL; LOG_LEVEL: Value error, must be one of "
         "DEBUG, INFO, WARNING, ERROR, CRITICAL")
+
+
+def test_the_readme_documents_every_setting_with_its_default():
+    """The configuration table is where an operator looks: a setting missing there is one
+    nobody can find (demo_mode is the CLI's, not the operator's)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+            for line in readme.splitlines() if line.startswith("| `")}
+    for name, field in Settings.model_fields.items():
+        if name == "demo_mode":
+            continue
+        assert name.upper() in rows, f"{name.upper()} is not in the README's configuration table"
+        if field.default not in (None, ""):
+            default = str(field.default).lower()
+            assert rows[name.upper()].strip("`").lower() in (default, default.removesuffix(".0")), \
+                f"{name.upper()}: README says {rows[name.upper()]}, the default is {default}"
