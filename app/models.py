@@ -101,7 +101,15 @@ class Device(SQLModel, table=True):
 
 
 class Title(SQLModel, table=True):
+    """Browsed in (title, id) order; searched by word prefix through a full-text index
+    ('simple': no stemming or stop words, titles are names)."""
+
     __tablename__ = "titles"
+    __table_args__ = (
+        Index("ix_titles_title_id", "title", "id"),
+        Index("ix_titles_search", text("to_tsvector('simple'::regconfig, title)"),
+              postgresql_using="gin"),
+    )
 
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     title: str = Field(sa_column=Column(String(300), nullable=False))

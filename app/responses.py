@@ -58,3 +58,10 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
         return uuid.UUID(request.path_params[name])
     except ValueError:
         raise InvalidInput(f"{name}: must be a UUID") from None
+
+
+def query_params(request: Request, model: type[M]) -> M:
+    """The query string's parameters that `model` names (others are ignored, like unknown
+    body fields); a bad value raises pydantic's ValidationError: 422 naming the parameter."""
+    return model.model_validate({k: v for k, v in request.query_params.items()
+                                 if k in model.model_fields})

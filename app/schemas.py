@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 from app.domain.balance import Enforcement
+from app.domain.catalog import decode_cursor
 from app.domain.control import Reason
 from app.domain.schedules import WEEKDAYS, limit_problem
 
@@ -128,6 +129,31 @@ class TitleOut(Out):
     id: uuid.UUID
     title: str
     is_educational: bool
+
+
+class TitlesQuery(BaseModel):
+    """?query= (words, each matching the start of a word of the title), ?limit=, ?cursor=
+    (next_cursor of the page before)."""
+
+    query: str = Field("", max_length=200)
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=1000)
+
+    @field_validator("cursor")
+    @classmethod
+    def _known_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)  # ValueError: 422 naming the cursor
+        return value
+
+    @property
+    def after(self) -> tuple[str, uuid.UUID] | None:
+        return None if self.cursor is None else decode_cursor(self.cursor)
+
+
+class TitlePageOut(Out):
+    items: list[TitleOut]
+    next_cursor: str | None
 
 
 class UpsertedOut(Out):

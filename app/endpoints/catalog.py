@@ -6,8 +6,16 @@ from starlette.responses import Response
 
 from app.auth import account_id
 from app.domain.catalog import Title
-from app.responses import json_response, parse_body, path_uuid
-from app.schemas import ProfileCreate, ProfileOut, TitleOut, TitlesUpsert, UpsertedOut
+from app.responses import json_response, parse_body, path_uuid, query_params
+from app.schemas import (
+    ProfileCreate,
+    ProfileOut,
+    TitleOut,
+    TitlePageOut,
+    TitlesQuery,
+    TitlesUpsert,
+    UpsertedOut,
+)
 from app.services.catalog import ProfileService, TitleService
 
 
@@ -46,3 +54,12 @@ async def upsert_titles(request: Request,
 @inject
 async def get_title(request: Request, titles: TitleService = Provide["title_service"]) -> Response:
     return json_response(TitleOut.model_validate(await titles.get(path_uuid(request, "title_id"))))
+
+
+@inject
+async def browse_titles(request: Request,
+                        titles: TitleService = Provide["title_service"]) -> Response:
+    query = query_params(request, TitlesQuery)
+    page = await titles.browse(query=query.query, after=query.after, limit=query.limit)
+    return json_response(TitlePageOut(items=[TitleOut.model_validate(t) for t in page.titles],
+                                      next_cursor=page.next_cursor))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.domain.catalog import Profile, Title
+from app.domain.catalog import Profile, Title, TitlePage, encode_cursor, search_words
 from app.domain.clock import Clock
 from app.domain.errors import AccountGone, ProfileNotFound, TitleNotFound
 from app.repositories.profiles import ProfileRepository
@@ -60,3 +60,11 @@ class TitleService:
         if title is None:
             raise TitleNotFound()
         return title
+
+    async def browse(self, *, query: str, after: tuple[str, uuid.UUID] | None,
+                     limit: int) -> TitlePage:
+        """A page of the catalog in title order, narrowed by `query`'s words; one more row is
+        read than shown, so the last page says it is the last."""
+        found = await self._titles.page(words=search_words(query), after=after, limit=limit + 1)
+        shown = found[:limit]
+        return TitlePage(shown, encode_cursor(shown[-1]) if len(found) > limit else None)
