@@ -48,8 +48,46 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                                 "content": {"application/json": {"schema": ERROR}}}
     op["responses"] = responses
     if signed_in:
-        op["security"] = [{"bearer": []}]
+        op["security"] = SECURITY[e.access]
     return op
+
+
+# Which bearer tokens an endpoint takes (app/endpoints/access.py): a parent's account token,
+# a paired player's device token, or either.
+Requirement = dict[str, list[str]]
+_ACCOUNT: Requirement = {"account": []}
+_DEVICE: Requirement = {"device": []}
+SECURITY: dict[Access, list[Requirement]] = {
+    Access.account: [_ACCOUNT], Access.admin: [_ACCOUNT], Access.device: [_DEVICE],
+    Access.shared: [_ACCOUNT, _DEVICE], Access.player: [_DEVICE, _ACCOUNT]}
+SCHEMES = {
+    "account": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "A parent's account token, from POST /api/v1/auth/login (or "
+                               "the platform's identity service, signed with the same key)."},
+    "device": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+               "description": "A paired player's device token, from POST "
+                              "/api/v1/profiles/{profile_id}/devices: it acts for that one "
+                              "profile, until the device is unpaired."},
+}
+
+
+def _without_null_defaults(node: Any) -> Any:
+    """pydantic writes `default: null` for a field that may be left out; where null itself is
+    refused (reset_hour, timezone …) that default contradicts the schema, so it goes."""
+    if isinstance(node, list):
+        return [_without_null_defaults(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _without_null_defaults(v) for k, v in node.items()}
+    if "default" in out and out["default"] is None and not _nullable(out):
+        del out["default"]
+    return out
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    return (kinds == "null" or (isinstance(kinds, list) and "null" in kinds)
+            or any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", [])))
 
 
 def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -62,11 +100,10 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
         paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
-    return {
+    return _without_null_defaults({
         "openapi": "3.1.0",
         "info": {"title": "viewing-time-service", "version": "1.0.0"},
         "paths": paths,
         "components": {"schemas": definitions.get("$defs", {}),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "bearerFormat": "JWT"}}},
-    }
+                       "securitySchemes": SCHEMES},
+    })

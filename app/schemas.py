@@ -306,9 +306,13 @@ def _grant_minutes(value: int) -> int:
     return value
 
 
-LimitMinutes = Annotated[int, AfterValidator(_limit_minutes)]
-ResetHour = Annotated[int, AfterValidator(_reset_hour)]
-GrantMinutes = Annotated[int, AfterValidator(_grant_minutes)]
+# The validators give the readable 422; the JSON schemas give the document the same ranges.
+LimitMinutes = Annotated[int, AfterValidator(_limit_minutes), WithJsonSchema(
+    {"type": "integer", "minimum": 15, "maximum": 480, "multipleOf": 15})]
+ResetHour = Annotated[int, AfterValidator(_reset_hour),
+                      WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 23})]
+GrantMinutes = Annotated[int, AfterValidator(_grant_minutes),
+                         WithJsonSchema({"type": "integer", "enum": [15, 30, 60]})]
 PinToken = Annotated[str, StringConstraints(max_length=2048)]
 
 
@@ -363,7 +367,8 @@ class ViewingTimeConfigUpdate(Strict):
     weekend_limit_minutes: LimitMinutes | None = None
     # Absent is allowed (None here, and not in `model_fields_set`), null is not: the document
     # shows no null for them.
-    reset_hour: Annotated[ResetHour | None, WithJsonSchema({"type": "integer"})] = None
+    reset_hour: Annotated[ResetHour | None,
+                          WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 23})] = None
     educational_exempt: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = None
     timezone: Annotated[TimeZoneName | None,
                         WithJsonSchema({"type": "string", "maxLength": 64})] = None
