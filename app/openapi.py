@@ -99,7 +99,8 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     )
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
-        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+        if e.documented:
+            paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
     return _without_null_defaults({
         "openapi": "3.1.0",
         "info": {"title": "viewing-time-service", "version": "1.0.0"},

@@ -9,7 +9,16 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from app import schemas as s
-from app.endpoints import accounts, catalog, devices, metrics, operations, parental, viewing_time
+from app.endpoints import (
+    accounts,
+    api_docs,
+    catalog,
+    devices,
+    metrics,
+    operations,
+    parental,
+    viewing_time,
+)
 from app.endpoints.access import Access, guarded
 
 API = "/api/v1"
@@ -32,6 +41,7 @@ class Endpoint:
     access: Access = Access.account
     errors: tuple[int, ...] = field(default=())
     query: type[BaseModel] | None = None  # query-string parameters, one per field
+    documented: bool = True  # False: the API page's own files, not part of the API
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -133,6 +143,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/readyz", operations.readyz, "Database reachable and migrated",
              access=ANYONE, errors=(503,)),
     Endpoint("GET", "/openapi.json", operations.openapi, "This document", access=ANYONE),
+    Endpoint("GET", "/docs", api_docs.page, "This document as an interactive page (Swagger UI)",
+             access=ANYONE),
+    *(Endpoint("GET", f"/docs/{name}", handler, "", access=ANYONE, documented=False)
+      for name, handler in (("init.js", api_docs.script), ("swagger-ui-bundle.js", api_docs.bundle),
+                            ("swagger-ui.css", api_docs.stylesheet))),
 ]
 
 

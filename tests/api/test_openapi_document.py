@@ -50,7 +50,7 @@ async def test_each_operation_names_the_tokens_it_takes(document):
                 Access.shared: [{"account": []}, {"device": []}],
                 Access.player: [{"device": []}, {"account": []}],
                 Access.device: [{"device": []}]}
-    for e in ENDPOINTS:
+    for e in (e for e in ENDPOINTS if e.documented):
         operation = document["paths"][e.path][e.method.lower()]
         if e.access is Access.anonymous:
             assert "security" not in operation, e.path

@@ -199,7 +199,8 @@ def _with_bad_ids(case: schemathesis.Case, bad: str) -> schemathesis.Case:
     return case
 
 
-OPERATIONS = [pytest.param(e.method, e.path, id=f"{e.method} {e.path}") for e in ENDPOINTS]
+OPERATIONS = [pytest.param(e.method, e.path, id=f"{e.method} {e.path}") for e in ENDPOINTS
+              if e.documented]
 
 
 def _apply(case: schemathesis.Case, world: World, who: str, real_ids: bool,

@@ -53,4 +53,5 @@ def test_only_the_catalog_upsert_and_the_metrics_view_are_admin_only():
 
 def test_the_public_paths_are_exactly_the_anonymous_endpoints():
     assert PUBLIC_PATHS == {"/api/v1/auth/register", "/api/v1/auth/login", "/metrics",
-                            "/healthz", "/readyz", "/openapi.json"}
+                            "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/init.js",
+                            "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"}
