@@ -127,7 +127,15 @@ class CurrentPinRequired(BadRequest):
 
 
 class InvalidInput(DomainError):
+    """422. `detail` reads "field: why"; the body lists it under `errors` as well, so every 422
+    has the same shape as a body that failed validation."""
+
     detail = "Invalid input"
+
+    def extra(self) -> dict[str, object]:
+        field, _, message = self.detail.partition(": ")
+        return {"errors": [{"field": field, "message": message} if message
+                           else {"field": "body", "message": self.detail}]}
 
 
 class TooManyRequests(DomainError):

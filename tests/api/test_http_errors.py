@@ -58,7 +58,9 @@ async def test_streamed_body_over_the_limit_is_413(client, parent):
 
 async def test_bad_uuid_in_path_is_422(client, parent):
     r = await client.get(f"{API}/viewing-time/balance/not-a-uuid", headers=parent.headers)
-    assert r.status_code == 422 and r.json() == {"detail": "profile_id: must be a UUID"}
+    assert r.status_code == 422 and r.json() == {
+        "detail": "profile_id: must be a UUID",
+        "errors": [{"field": "profile_id", "message": "must be a UUID"}]}
 
 
 async def test_422_lists_every_bad_field(client, parent):

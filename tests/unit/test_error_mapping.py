@@ -53,7 +53,6 @@ def request(path: str = "/api/v1/x") -> Request:
     (errors.PinTokenInvalid(), 403, "A valid pin_token is required"),
     (errors.PinNotSet(), 400, "No PIN set"),
     (errors.CurrentPinRequired(), 400, "current_pin is required to change an existing PIN"),
-    (errors.InvalidInput(), 422, "Invalid input"),
     (errors.DatabaseUnavailable(), 503, "Database unavailable"),
     (errors.DomainError(), 400, "Request failed"),  # no entry of its own: 400
 ])
@@ -62,6 +61,17 @@ def test_a_domain_error_has_its_status_and_only_a_detail(error, status, detail):
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert body(response) == {"detail": detail}
+
+
+@pytest.mark.parametrize("error, errors_", [
+    (errors.InvalidInput(), [{"field": "body", "message": "Invalid input"}]),
+    (errors.InvalidInput("until: must be in the future"),
+     [{"field": "until", "message": "must be in the future"}]),
+])
+def test_an_invalid_input_lists_its_field_like_a_validation_error(error, errors_):
+    response = domain_response(error)
+    assert response.status_code == 422
+    assert body(response) == {"detail": error.detail, "errors": errors_}
 
 
 @pytest.mark.parametrize("error, code", [
