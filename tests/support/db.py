@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-
 from app.database import asyncpg_dsn
 
 TABLES = ("accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, "
@@ -66,3 +65,12 @@ def scratch_database(*, migrated: bool = False) -> Iterator[str]:
         yield url
     finally:
         drop_database(server, name)
+
+
+async def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of one query on a connection of its own (what a test reads or writes directly)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
