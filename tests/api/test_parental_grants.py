@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+
 from tests.support.api import signed_up
 from tests.support.db import fetch
 from tests.support.parental import grant, grants, pin_token, put_config, set_pin, verify
@@ -75,7 +76,7 @@ async def test_a_grant_goes_to_the_current_viewing_day(parent, database_url, clo
     await parent.login()
     assert (await grant(parent, kid, minutes=30)).status_code == 200
     rows = await fetch(database_url, "SELECT reset_date, granted_seconds FROM daily_balances "
-                                     "WHERE profile_id = $1", uuid.UUID(kid))
+                                    "WHERE profile_id = $1", uuid.UUID(kid))
     assert [(r["reset_date"], r["granted_seconds"]) for r in rows] == [(date(2026, 3, 4), 1800)]
     audit = await fetch(database_url, "SELECT reset_date FROM time_grants WHERE profile_id = $1",
                         uuid.UUID(kid))

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from tests.support import api
 from tests.support.db import fetch
 from tests.support.parental import PC, grant, grants, put_config, set_pin

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
 from app.database import asyncpg_dsn
 
 TABLES = ("accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, "
