@@ -25,7 +25,7 @@ THRESHOLDS = ", ".join(
 LIMIT, HOURS = Reason.daily_limit_reached.value, Reason.outside_allowed_hours.value
 
 
-def _beat_state(source: str, exempt: str) -> str:
+def beat_state(source: str, exempt: str) -> str:
     """CTE `beat`: the beat's remaining time and enforcement as its answer computes them
     (app/domain/heartbeat.py `beat_answer`), from `source`, a FROM clause whose alias `b` holds
     the day's balance after the beat. `:halt_reason` is why the beat is halted (a lock, outside
@@ -35,12 +35,15 @@ def _beat_state(source: str, exempt: str) -> str:
            CASE WHEN r.blocked OR r.left_s <= 0 THEN '{Enforcement.blocked}'
                 WHEN r.left_s <= {WARNING_MINUTES[1] * 60} THEN '{Enforcement.warning_5}'
                 WHEN r.left_s <= {WARNING_MINUTES[0] * 60} THEN '{Enforcement.warning_15}'
-           END AS state
+           END AS state,
+           -- the minutes shown (never below 0; NULL: nothing limits the time)
+           round(CASE WHEN r.remaining < 0 THEN 0 ELSE r.remaining END / 60, 2) AS shown
     FROM (
         SELECT l.*,
                :halt_reason::text IS NOT NULL OR (NOT l.exempt AND l.limit_left <= 0) AS blocked,
                CASE WHEN l.exempt THEN l.window_left
-                    ELSE least(l.limit_left, l.window_left) END AS left_s
+                    ELSE least(l.limit_left, l.window_left) END AS left_s,
+               least(l.limit_left, l.window_left) AS remaining
         FROM (
             SELECT {exempt} AS exempt,
                    CASE WHEN NOT b.is_unlimited_override
@@ -61,7 +64,7 @@ def threshold_ctes(*, source: str, exempt: str, profile: str) -> str:
     `marked` marks every threshold the beat reached; `crossed` is the event of the beat's own
     state (the lowest it reached) when its mark is new. `profile` is a FROM item with alias `p`
     (account_id, name), joined only to a new mark's row: no-crossing beats never read it."""
-    return f"""{_beat_state(source, exempt)}, marked AS (
+    return f"""{beat_state(source, exempt)}, marked AS (
     INSERT INTO threshold_marks (profile_id, viewing_day, threshold, marked_at)
     SELECT :profile_id, :day, t.threshold, :now
     FROM beat JOIN (VALUES {THRESHOLDS}) AS t (threshold, seconds)
@@ -74,8 +77,7 @@ def threshold_ctes(*, source: str, exempt: str, profile: str) -> str:
            jsonb_build_object(
                'account_id', p.account_id, 'profile_id', :profile_id::uuid,
                'profile_name', p.name, 'viewing_day', :day::date,
-               'remaining_minutes', round(greatest(least(beat.limit_left, beat.window_left), 0)
-                                          / 60, 2),
+               'remaining_minutes', beat.shown,
                'reason', CASE
                    WHEN beat.state = '{Enforcement.blocked}' AND :halt_reason IS NOT NULL
                      THEN :halt_reason
