@@ -48,9 +48,8 @@ def refund(s: str, at: str) -> str:
 
 
 # Blocked: halted (`:halt_reason` is set: a parent's lock holds, or outside the allowed hours),
-# or the day's time is
-# used up (the remaining-time formula of app/domain/balance.py): only for a child, only with a
-# limit, never for an exempt educational title or on an unlimited day.
+# or the day's time is used up (the remaining-time formula of app/domain/balance.py): only for a
+# child, only with a limit, never for an exempt educational title or on an unlimited day.
 def blocked(educational: str, granted: str, used: str, unlimited: str) -> str:
     return (f":halt_reason::text IS NOT NULL OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
             f"  AND NOT ({educational} AND :educational_exempt) AND NOT {unlimited}\n"
