@@ -24,6 +24,7 @@ from app.models import CHILD_STREAM
 from app.repositories.devices import LOAD_DEVICE, LoadDevice
 from app.repositories.named_sql import bind, nulls
 from app.repositories.profile_facts import LOAD_FACTS, LoadFacts
+from app.repositories.viewing_events import threshold_ctes, write_events
 
 
 # A session's clock only moves forward: a statement's instant is never earlier than the last
@@ -46,11 +47,11 @@ def refund(s: str, at: str) -> str:
     return f"round(greatest(0, coalesce(extract(epoch FROM {s}.counted_until - {at}), 0)), 3)"
 
 
-# Blocked: halted (a parent's lock holds, or outside the allowed hours), or the day's time is
-# used up (the remaining-time formula of app/domain/balance.py): only for a child, only with a
-# limit, never for an exempt educational title or on an unlimited day.
+# Blocked: halted (`:halt_reason` is set: a parent's lock holds, or outside the allowed hours),
+# or the day's time is used up (the remaining-time formula of app/domain/balance.py): only for a
+# child, only with a limit, never for an exempt educational title or on an unlimited day.
 def blocked(educational: str, granted: str, used: str, unlimited: str) -> str:
-    return (f":halted OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
+    return (f":halt_reason::text IS NOT NULL OR (:is_kids AND :limit_seconds::int IS NOT NULL\n"
             f"  AND NOT ({educational} AND :educational_exempt) AND NOT {unlimited}\n"
             f"  AND :limit_seconds + {granted} - {used} <= 0)")
 
@@ -101,7 +102,9 @@ class ContinueSession(NamedTuple):
     limit_seconds: int | None  # the day's limit; None: unlimited
     educational_exempt: bool
     is_kids: bool  # adults record sessions but have no balance
-    halted: bool  # locked by a parent or outside the allowed hours: blocked, nothing charged
+    # why a beat is halted (blocked, nothing charged): 'locked_by_parent' or
+    # 'outside_allowed_hours' (app/domain/control.Reason); None: it is not
+    halt_reason: str | None
     window_end: datetime | None  # when the allowed hours end (None: not soon)
     interval: timedelta
     pause_grace: timedelta
@@ -168,6 +171,8 @@ WITH cur AS (
     RETURNING s.id
 ), bal AS (
     {add_charge}
+), {thresholds}, outbox AS (
+    {outbox}
 )
 SELECT cur.title_id, cur.ended_at, cur.end_reason, cur.is_educational,
        (SELECT count(*) FROM upd) AS updated,
@@ -182,6 +187,10 @@ FROM cur LEFT JOIN bal ON true
            CASE WHEN c.to_edu THEN c.seconds ELSE 0 END, :now
     FROM charge c
     WHERE :is_kids""", BALANCE_COLUMNS),
+    thresholds=threshold_ctes(source="charge c LEFT JOIN bal b ON true", exempt="c.to_edu",
+                              profile="SELECT account_id, name FROM profiles "
+                                      "WHERE id = :profile_id"),
+    outbox=write_events("crossed"),
 ), ContinueSession)
 
 # First beat: open a session, end every other open session of the profile (refunding its unpaid
@@ -199,7 +208,7 @@ class OpenSession(NamedTuple):
     limit_seconds: int | None
     educational_exempt: bool
     is_kids: bool
-    halted: bool
+    halt_reason: str | None
     window_end: datetime | None
     device_id: str
     device_type: str
@@ -209,12 +218,12 @@ class OpenSession(NamedTuple):
 
 OPEN_SESSION = bind("""
 WITH ok AS (
-    SELECT t.is_educational
+    SELECT t.is_educational, p.name
     FROM titles t
+    JOIN profiles p ON p.id = :profile_id AND p.account_id = :account_id
     WHERE t.id = :title_id
-      AND EXISTS (SELECT 1 FROM profiles p WHERE p.id = :profile_id AND p.account_id = :account_id)
 ), prior AS (
-    SELECT s.id, s.last_charge_date, s.last_charge_educational, s.counted_until,
+    SELECT s.id, s.device_id, s.last_charge_date, s.last_charge_educational, s.counted_until,
            s.last_heartbeat_at
     FROM viewing_sessions s
     WHERE :is_kids AND s.profile_id = :profile_id AND s.ended_at IS NULL
@@ -224,7 +233,9 @@ WITH ok AS (
     SELECT t, {reach} AS reach
     FROM (SELECT greatest(:now::timestamptz, (SELECT max(last_heartbeat_at) FROM prior)) AS t) c
 ), old AS (
-    SELECT p.id, p.last_charge_date, p.last_charge_educational, e.at, {refund} AS refund
+    SELECT p.id, p.device_id, p.last_charge_date, p.last_charge_educational, e.at,
+           {refund} AS refund,
+           clock.t - p.last_heartbeat_at > :stale_gap::interval AS stale
     FROM prior p CROSS JOIN clock
     CROSS JOIN LATERAL (SELECT {end_at} AS at) e
 ), ended AS (
@@ -267,6 +278,20 @@ WITH ok AS (
     FROM ended WHERE :is_kids AND day IS NOT NULL AND refund > 0
 ), bal AS (
     {add_deltas}
+), {thresholds}, superseded AS (
+    -- another device took over: each session this beat ended that was still being watched
+    -- on another device (a stale one was not; the same device moved on to another title)
+    SELECT :account_id::uuid AS account_id, 'session.superseded' AS event_type,
+           jsonb_build_object(
+               'account_id', :account_id::uuid, 'profile_id', :profile_id::uuid,
+               'profile_name', ok.name, 'viewing_day', :day::date, 'session_id', e.id,
+               'device_id', e.device_id, 'new_session_id', ins.id,
+               'new_device_id', :device_id::text) AS data,
+           :now::timestamptz AS at
+    FROM ended e CROSS JOIN ins CROSS JOIN ok
+    WHERE NOT e.stale AND e.device_id <> :device_id
+), outbox AS (
+    {outbox}
 )
 SELECT ins.id, st.is_educational,
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
@@ -275,11 +300,16 @@ FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
     reach=reach("c.t"), refund=refund("p", "e.at"),
     end_at=end_instant("clock.t", "p", ":stale_gap"),
     child=CHILD_STREAM,
-    end_old=end_and_refund("old", "o.last_charge_date AS day, o.last_charge_educational AS edu, "
-                                  "o.refund"),
+    end_old=end_and_refund("old", "o.id, o.device_id, o.stale, o.last_charge_date AS day, "
+                                  "o.last_charge_educational AS edu, o.refund"),
     blocked=blocked("ok.is_educational", "before.granted", "before.used", "before.unlimited"),
     add_deltas=add_to_balance("SELECT :profile_id, day, sum(used), sum(edu), :now "
                               "FROM deltas GROUP BY day", f"reset_date, {BALANCE_COLUMNS}"),
+    thresholds=threshold_ctes(source="ins CROSS JOIN step st LEFT JOIN bal b "
+                                     "ON b.reset_date = :day",
+                              exempt="st.to_edu",
+                              profile="SELECT :account_id::uuid AS account_id, ok.name FROM ok"),
+    outbox=write_events("crossed", "superseded"),
 ), OpenSession)
 
 # End a session at `now` (never before its last beat; at the end of its paid window when stale)
@@ -447,11 +477,11 @@ class HeartbeatStatements:
     async def continue_session(self, *, session_id: uuid.UUID, profile_id: uuid.UUID,
                                title_id: uuid.UUID, now: datetime, is_paused: bool, day: date,
                                limit_seconds: int | None, educational_exempt: bool,
-                               is_kids: bool, halted: bool,
+                               is_kids: bool, halt_reason: str | None,
                                window_end: datetime | None) -> BeatOutcome:
         row = await self._conn.fetchrow(CONTINUE_SESSION, *ContinueSession(
             session_id, profile_id, title_id, now, is_paused, day, limit_seconds,
-            educational_exempt, is_kids, halted, window_end, self._interval, self._grace,
+            educational_exempt, is_kids, halt_reason, window_end, self._interval, self._grace,
             self._stale))
         if row is None:
             return BeatOutcome(found=False)
@@ -466,14 +496,14 @@ class HeartbeatStatements:
                            account_id: uuid.UUID, title_id: uuid.UUID, now: datetime,
                            is_paused: bool, day: date, limit_seconds: int | None,
                            educational_exempt: bool, device_id: str, device_type: str,
-                           is_kids: bool, halted: bool, window_end: datetime | None,
+                           is_kids: bool, halt_reason: str | None, window_end: datetime | None,
                            serialized: bool = False) -> BeatOutcome:
         """`raced` when a concurrent first beat of the same child profile won the race for its
         one open session. The caller then retries `serialized`: under a per-profile advisory
         lock, so racing devices take turns and each retry's fresh snapshot sees (and ends) the
         session that won."""
         args = OpenSession(session_id, profile_id, account_id, title_id, now, is_paused, day,
-                           limit_seconds, educational_exempt, is_kids, halted, window_end,
+                           limit_seconds, educational_exempt, is_kids, halt_reason, window_end,
                            device_id, device_type, self._interval, self._stale)
         round_trips = SERIALIZED_ROUND_TRIPS if serialized else 1
         try:

@@ -11,6 +11,7 @@ from app.domain.balance import Balance, remaining_seconds, shown_remaining
 from app.domain.clock import Clock
 from app.domain.errors import ProfileNotFound
 from app.domain.grants import Granted, GrantRecord
+from app.domain.heartbeat import Moment
 from app.repositories.grants import GrantRepository
 from app.services.config_cache import ConfigProvider
 from app.services.pins import PinService
@@ -38,8 +39,12 @@ class GrantService:
         now = self._clock.now()
         assert facts.limits is not None
         today = facts.limits.day_at(now)
+        # what is left of the allowed hours bounds the remaining time the grant may lift
+        window_left = Moment(now, None, allowance=facts.limits.allowance(now)).window_left()
         day = await self._grants.add(profile_id=profile_id, granted_by=account_id, day=today.day,
-                                     minutes=minutes, is_remote=is_remote, now=now)
+                                     minutes=minutes, is_remote=is_remote, now=now,
+                                     limit_minutes=today.limit_minutes,
+                                     window_seconds=window_left)
         if day is None:
             raise ProfileNotFound()
         # The viewing day's educational seconds do not enter the remaining time.

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from app.domain.balance import Balance
 from app.domain.clock import Clock
-from app.domain.control import STOPPED_BY_PARENT, LiveSession
+from app.domain.control import STOPPED_BY_PARENT, LiveSession, Reason
 from app.domain.errors import (
     DatabaseUnavailable,
     DomainError,
@@ -58,6 +58,14 @@ def _moment(facts: ProfileFacts, today: DayInfo | None, now: datetime) -> Moment
         return Moment(now, None)
     return Moment(now, today.next_reset_at, limits.lock, limits.allowance(now),
                   limits.opens_at if limits.schedule.hours is not None else None)
+
+
+def _halt_reason(*, outside: bool, locked: bool) -> str | None:
+    """Why a beat is halted, for its statement (None: it is not). Outside the allowed hours
+    comes first: then no time is left in them, whatever else holds."""
+    if outside:
+        return Reason.outside_allowed_hours.value
+    return Reason.locked_by_parent.value if locked else None
 
 
 class ViewingTimeService:
@@ -142,7 +150,8 @@ class ViewingTimeService:
             limit_seconds=None if limit_minutes is None else limit_minutes * 60,
             educational_exempt=limits.educational_exempt if limits else False,
             is_kids=facts.is_kids,
-            halted=outside or (limits is not None and limits.locked_at(now)),
+            halt_reason=_halt_reason(outside=outside,
+                                     locked=limits is not None and limits.locked_at(now)),
             window_end=allowance.ends_at if allowance is not None else None)
 
     def _fail_closed(self, check: str, exc: Exception) -> NoReturn:

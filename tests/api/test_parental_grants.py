@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-import asyncpg
 import pytest
 
-from app.database import asyncpg_dsn
 from tests.support.api import signed_up
+from tests.support.db import fetch
 from tests.support.parental import grant, grants, pin_token, put_config, set_pin, verify
 
 pytestmark = pytest.mark.anyio
@@ -26,14 +25,6 @@ async def _blocked_child(parent, titles, clock) -> tuple[str, str]:
         r = await parent.beat(kid, titles.cartoon, session)
     assert r.json()["enforcement"] == "blocked", r.text
     return kid, session
-
-
-async def _rows(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
 
 
 async def test_a_grant_unblocks_the_very_next_heartbeat(parent, titles, clock):
@@ -84,10 +75,10 @@ async def test_a_grant_goes_to_the_current_viewing_day(parent, database_url, clo
     clock.set(datetime(2026, 3, 5, 5, 59, tzinfo=UTC))  # before the 06:00 reset: Wednesday
     await parent.login()
     assert (await grant(parent, kid, minutes=30)).status_code == 200
-    rows = await _rows(database_url, "SELECT reset_date, granted_seconds FROM daily_balances "
-                                     "WHERE profile_id = $1", uuid.UUID(kid))
+    rows = await fetch(database_url, "SELECT reset_date, granted_seconds FROM daily_balances "
+                                    "WHERE profile_id = $1", uuid.UUID(kid))
     assert [(r["reset_date"], r["granted_seconds"]) for r in rows] == [(date(2026, 3, 4), 1800)]
-    audit = await _rows(database_url, "SELECT reset_date FROM time_grants WHERE profile_id = $1",
+    audit = await fetch(database_url, "SELECT reset_date FROM time_grants WHERE profile_id = $1",
                         uuid.UUID(kid))
     assert [r["reset_date"] for r in audit] == [date(2026, 3, 4)]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.support import api
+from tests.support.db import fetch
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +116,40 @@ async def test_a_heartbeat_with_a_schedule_is_still_one_round_trip(proxied, cloc
         assert proxy.round_trips - before == 1
         states.append(r.json()["enforcement"])
     assert states == ["warning_5", "warning_5", "blocked", "blocked", "blocked", "blocked"]
+
+
+async def test_beats_that_write_webhook_events_are_still_one_round_trip(proxied, clock,
+                                                                        database_url):
+    """With a subscription, the beats that cross warning_5 and blocked write their events, and
+    a device switch its session.superseded, each in the beat's own one statement."""
+    proxy, client, container = proxied
+    parent = await api.signed_up(client, "rt-events@example.com")
+    titles = await api.seed_titles(container)
+    kid = await parent.child()
+    await fetch(database_url, "INSERT INTO webhook_subscriptions "
+                "(id, account_id, url, events, secret, created_at) VALUES "
+                "(gen_random_uuid(), $1, 'https://hooks.example.com/', $2, 'whsec_x', now())",
+                uuid.UUID(parent.account_id),
+                ["viewing.warning_15", "viewing.warning_5", "viewing.blocked",
+                 "session.superseded"])
+    r = await client.put(f"{api.API}/parental-controls/profiles/{kid}/viewing-time",
+                         headers=parent.headers, json={"weekday_limit_minutes": 15})
+    assert r.status_code == 200, r.text
+    session = (await parent.beat(kid, titles.cartoon)).json()["session_id"]  # warning_15
+    states = []
+    for _ in range(30):  # 14.5 minutes left .. 0: crossing warning_5, then blocked
+        clock.advance(30)
+        before = proxy.round_trips
+        r = await parent.beat(kid, titles.cartoon, session)
+        assert r.status_code == 200
+        assert proxy.round_trips - before == 1
+        states.append(r.json()["enforcement"])
+    assert states[-1] == "blocked" and "warning_5" in states
+    clock.advance(30)
+    before = proxy.round_trips
+    assert (await parent.beat(kid, titles.cartoon, device_id="tablet")).status_code == 200
+    assert proxy.round_trips - before == 1
+    written = [r["event_type"] for r in await fetch(
+        database_url, "SELECT event_type FROM webhook_outbox ORDER BY id")]
+    assert written == ["viewing.warning_15", "viewing.warning_5", "viewing.blocked",
+                       "session.superseded"]

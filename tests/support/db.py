@@ -66,3 +66,12 @@ def scratch_database(*, migrated: bool = False) -> Iterator[str]:
         yield url
     finally:
         drop_database(server, name)
+
+
+async def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of one query on a connection of its own (what a test reads or writes directly)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
