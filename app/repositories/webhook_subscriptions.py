@@ -26,11 +26,13 @@ ADD = text(f"""
     RETURNING id
 """)
 
-COLUMNS = "id, url, events, created_at, last_delivery_at, last_status, failing_since"
-
-LIST = text(f"""
-    SELECT {COLUMNS} FROM webhook_subscriptions WHERE account_id = :account_id
-    ORDER BY created_at, id
+# Through the account, so a deleted account's token is told so (AccountGone), not [].
+LIST = text("""
+    SELECT a.id AS account_id, w.id, w.url, w.events, w.created_at, w.last_delivery_at,
+           w.last_status, w.failing_since
+    FROM accounts a LEFT JOIN webhook_subscriptions w ON w.account_id = a.id
+    WHERE a.id = :account_id
+    ORDER BY w.created_at, w.id
 """)
 
 DELETE = text("""
@@ -63,9 +65,12 @@ class WebhookSubscriptionRepository:
         return subscription
 
     async def list_for(self, account_id: uuid.UUID) -> list[Subscription]:
+        """AccountGone for a deleted account."""
         async with self._sessions() as session:
-            rows = await session.execute(LIST, {"account_id": account_id})
-            return [_subscription(row) for row in rows]
+            rows = (await session.execute(LIST, {"account_id": account_id})).all()
+        if not rows:
+            raise AccountGone()
+        return [_subscription(row) for row in rows if row.id is not None]
 
     async def delete(self, *, account_id: uuid.UUID, subscription_id: uuid.UUID) -> bool:
         async with self._sessions.begin() as session:

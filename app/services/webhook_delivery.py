@@ -24,6 +24,7 @@ import orjson
 
 from app.domain.clock import Clock
 from app.domain.webhooks import (
+    Destination,
     InvalidWebhookUrl,
     gives_up,
     iso,
@@ -123,7 +124,9 @@ class WebhookWorker:
             error = f"no answer within {self._timeout:g} s"
         except InvalidWebhookUrl as exc:
             error = exc.detail
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            # Whatever stops the attempt fails it (retried, then dropped): no row may come back
+            # forever because its outcome could not be recorded.
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = self._clock.now()
         if status is not None and 200 <= status < 300:
@@ -155,13 +158,22 @@ class WebhookWorker:
     async def _post(self, row: Claimed) -> int:
         """POST the signed event to the address just checked; the response's status."""
         destination = parse_url(row.url, allow_private=self._allow_private)
-        address = (await resolve(destination, allow_private=self._allow_private))[0]
+        addresses = await resolve(destination, allow_private=self._allow_private)
+        body = orjson.dumps({"type": row.event_type, "timestamp": iso(row.created_at),
+                             "data": row.data})
+        for address in addresses[:-1]:  # the next address when one cannot be reached
+            try:
+                return await self._send(row, destination, address, body)
+            except httpx.ConnectError:
+                continue
+        return await self._send(row, destination, addresses[-1], body)
+
+    async def _send(self, row: Claimed, destination: Destination, address: str,
+                    body: bytes) -> int:
         url = destination.url
         host = f"[{address}]" if ":" in address else address
         pinned = urlunsplit((url.scheme, f"{host}:{destination.port}", url.path or "/",
                              url.query, ""))
-        body = orjson.dumps({"type": row.event_type, "timestamp": iso(row.created_at),
-                             "data": row.data})
         msg_id = message_id(row.event_id)
         # The receiver's clock judges this (5 minutes either way), so it is the real time.
         timestamp = int(time.time())

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.services.webhook_addresses import REFUSED
 from tests.support.apps import make_settings
@@ -68,7 +69,7 @@ async def test_a_wrong_secret_does_not_verify(parent, receiver, deliverer, conta
     await emit(container, parent.account_id, at=clock.now())
     assert await deliverer.run_once() == 2
     first = next(r for r in receiver.received if r.path == "/hook")
-    with pytest.raises(Exception, match="No matching signature"):
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
         Webhook(other["secret"]).verify(first.body, first.headers)
 
 
@@ -178,6 +179,24 @@ async def test_no_answer_within_the_timeout_is_a_failure(parent, receiver, conta
     assert (row["attempts"], row["last_error"]) == (1, "no answer within 0.3 s")
     assert row["next_attempt_at"] == clock.now() + timedelta(seconds=5)
     assert (await hooks(parent))[0]["last_status"] is None
+
+
+async def test_a_name_is_tried_on_each_of_its_addresses(parent, receiver, deliverer, container,
+                                                       clock, database_url, monkeypatch):
+    # A name with two addresses, the first unreachable (the receiver listens on 127.0.0.1).
+    from app.services import webhook_delivery, webhooks
+
+    async def two_addresses(destination, *, allow_private):
+        return ["::1", "127.0.0.1"]
+
+    monkeypatch.setattr(webhook_delivery, "resolve", two_addresses)
+    monkeypatch.setattr(webhooks, "resolve", two_addresses)
+    await subscribe(parent, f"http://hooks.test:{receiver.port}/hook")
+    await emit(container, parent.account_id, at=clock.now())
+    assert await deliverer.run_once() == 1
+    assert len(receiver.received) == 1
+    assert receiver.received[0].headers["host"] == f"hooks.test:{receiver.port}"
+    assert await outbox(database_url) == []
 
 
 async def test_a_private_destination_is_refused_at_delivery_too(
