@@ -519,7 +519,14 @@ class WeeklyReportOut(Out):
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-EventType = StrEnum("EventType", {t: t for t in EVENT_TYPES})  # type: ignore[misc]
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise ValueError(f"must be one of {', '.join(EVENT_TYPES)}")
+    return value
+
+
+EventType = Annotated[str, AfterValidator(_event_type),
+                      WithJsonSchema({"type": "string", "enum": list(EVENT_TYPES)})]
 
 
 class WebhookCreate(Strict):

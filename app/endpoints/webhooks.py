@@ -14,8 +14,7 @@ from app.services.webhooks import WebhookService
 async def create_webhook(request: Request,
                          webhooks: WebhookService = Provide["webhook_service"]) -> Response:
     body = await parse_body(request, WebhookCreate)
-    events = None if body.events is None else [e.value for e in body.events]
-    made = await webhooks.subscribe(account_id(request), url=body.url, events=events)
+    made = await webhooks.subscribe(account_id(request), url=body.url, events=body.events)
     s = made.subscription
     return json_response(WebhookCreatedOut(id=s.id, url=s.url, events=s.events,
                                            secret=made.secret, created_at=s.created_at), 201)

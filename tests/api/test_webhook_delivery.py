@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -179,6 +180,22 @@ async def test_no_answer_within_the_timeout_is_a_failure(parent, receiver, conta
     assert (row["attempts"], row["last_error"]) == (1, "no answer within 0.3 s")
     assert row["next_attempt_at"] == clock.now() + timedelta(seconds=5)
     assert (await hooks(parent))[0]["last_status"] is None
+
+
+@pytest.mark.slow
+async def test_the_production_timeout_is_10_seconds(parent, receiver, deliverer, container,
+                                                    clock, database_url):
+    receiver.hold()
+    await subscribe(parent, receiver.url)
+    await emit(container, parent.account_id, at=clock.now())
+    started = time.monotonic()
+    try:
+        assert await deliverer.run_once() == 1
+    finally:
+        receiver.release()
+    assert 9.5 < time.monotonic() - started < 12
+    [row] = await outbox(database_url)
+    assert row["last_error"] in ("no answer within 10 s", "ReadTimeout")
 
 
 async def test_a_name_is_tried_on_each_of_its_addresses(parent, receiver, deliverer, container,

@@ -41,6 +41,13 @@ class Receiver:
             self._held.set()
         self._held = None
 
+    async def until(self, count: int, *, within: float) -> None:
+        """Wait until `count` requests have arrived (TimeoutError after `within` seconds)."""
+        async with asyncio.timeout(within):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request_line = (await reader.readline()).decode().split()
