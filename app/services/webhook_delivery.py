@@ -74,8 +74,10 @@ class WebhookWorker:
         if self._client is None:
             # No keep-alive: each delivery connects to the address it has just checked, and a
             # connection opened for one host (its SNI) is never reused for another's events.
+            # The attempt's own deadline (asyncio.timeout in deliver) ends it; httpx's
+            # per-operation timeouts are only a backstop.
             self._client = httpx.AsyncClient(
-                follow_redirects=False, timeout=self._timeout,
+                follow_redirects=False, timeout=self._timeout + 1,
                 limits=httpx.Limits(max_keepalive_connections=0))
         return self._client
 

@@ -167,7 +167,7 @@ async def test_redirects_are_not_followed(parent, receiver, deliverer, container
 
 async def test_no_answer_within_the_timeout_is_a_failure(parent, receiver, container, clock,
                                                          database_url, app):
-    impatient = await worker(container, timeout_seconds=0.3)  # 10 s in production
+    impatient = await worker(container, timeout_seconds=1.0)  # 10 s in production
     receiver.hold()
     await subscribe(parent, receiver.url)
     await emit(container, parent.account_id, at=clock.now())
@@ -177,7 +177,7 @@ async def test_no_answer_within_the_timeout_is_a_failure(parent, receiver, conta
         receiver.release()
         await impatient.close()
     [row] = await outbox(database_url)
-    assert (row["attempts"], row["last_error"]) == (1, "no answer within 0.3 s")
+    assert (row["attempts"], row["last_error"]) == (1, "no answer within 1 s")
     assert row["next_attempt_at"] == clock.now() + timedelta(seconds=5)
     assert (await hooks(parent))[0]["last_status"] is None
 
@@ -195,7 +195,7 @@ async def test_the_production_timeout_is_10_seconds(parent, receiver, deliverer,
         receiver.release()
     assert 9.5 < time.monotonic() - started < 12
     [row] = await outbox(database_url)
-    assert row["last_error"] in ("no answer within 10 s", "ReadTimeout")
+    assert row["last_error"] == "no answer within 10 s"
 
 
 async def test_a_name_is_tried_on_each_of_its_addresses(parent, receiver, deliverer, container,

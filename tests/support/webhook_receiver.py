@@ -51,6 +51,8 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request_line = (await reader.readline()).decode().split()
+            if len(request_line) < 2:  # a client that gave up before sending anything
+                return
             headers: dict[str, str] = {}
             while (line := (await reader.readline()).decode()) not in ("\r\n", "\n", ""):
                 name, _, value = line.partition(":")
