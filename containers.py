@@ -22,6 +22,8 @@ from app.repositories.reports import ReportRepository
 from app.repositories.retention import RetentionRepository
 from app.repositories.titles import TitleRepository
 from app.repositories.viewing_configs import ViewingConfigRepository
+from app.repositories.webhook_deliveries import WebhookDeliveryRepository
+from app.repositories.webhook_subscriptions import WebhookSubscriptionRepository
 from app.routes import PUBLIC_PATHS
 from app.services.accounts import AccountService
 from app.services.catalog import ProfileService, TitleService
@@ -39,6 +41,8 @@ from app.services.throttle import LoginThrottle
 from app.services.tokens import TokenService
 from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
+from app.services.webhook_delivery import WebhookWorker
+from app.services.webhooks import WebhookService
 from app.settings import Settings, load_settings
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -152,6 +156,17 @@ class Container(containers.DeclarativeContainer):
     )
     report_service = providers.Singleton(
         ReportService, reports=reports, configs=config_provider, clock=clock, metrics=metrics
+    )
+    # Webhooks: subscriptions, and the delivery worker the app's lifespan runs in every replica.
+    webhook_service = providers.Singleton(
+        WebhookService, subscriptions=providers.Factory(WebhookSubscriptionRepository,
+                                                        session_factory),
+        clock=clock, allow_private=settings.provided.webhook_allow_private,
+    )
+    webhook_worker = providers.Singleton(
+        WebhookWorker, deliveries=providers.Factory(WebhookDeliveryRepository, session_factory),
+        clock=clock, metrics=metrics, allow_private=settings.provided.webhook_allow_private,
+        poll_seconds=settings.provided.webhook_poll_seconds,
     )
     # Data minimisation: `sweep` deletes history older than RETENTION_DAYS.
     retention_repository = providers.Factory(RetentionRepository, session_factory)

@@ -63,12 +63,16 @@ def create_app(container: Container | None = None) -> Starlette:
         await open_resources(container)
         container.auth_backend().use_devices(await container.device_registry.async_())
         sweeper = asyncio.create_task(_sweep_periodically(container))
+        webhooks = await container.webhook_worker.async_()
+        deliverer = asyncio.create_task(webhooks.run_forever())
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, deliverer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await webhooks.close()
             await close_resources(container)
 
     middleware = [

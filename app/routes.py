@@ -18,6 +18,7 @@ from app.endpoints import (
     operations,
     parental,
     viewing_time,
+    webhooks,
 )
 from app.endpoints.access import Access, guarded
 
@@ -124,6 +125,15 @@ ENDPOINTS: list[Endpoint] = [
              s.LockRequest, s.LockOut, errors=(403, 404)),
     Endpoint("DELETE", f"{PC}/profiles/{{profile_id}}/lock", parental.unlock_profile,
              "Unlock a child profile", response=s.LockOut, errors=(403, 404)),
+    Endpoint("POST", f"{PC}/webhooks", webhooks.create_webhook,
+             "Subscribe a URL to events; answers its signing secret, once",
+             s.WebhookCreate, s.WebhookCreatedOut, 201, errors=(409, 422)),
+    Endpoint("GET", f"{PC}/webhooks", webhooks.list_webhooks,
+             "The account's webhook subscriptions and how their deliveries go (no secrets)",
+             response=s.WebhookOut, many=True),
+    Endpoint("DELETE", f"{PC}/webhooks/{{webhook_id}}", webhooks.delete_webhook,
+             "Delete a webhook subscription and its undelivered events", status=204,
+             errors=(404,)),
     Endpoint("POST", f"{API}/profiles/{{profile_id}}/devices", devices.pair,
              "Pair a player with the profile; answers its device token, once",
              s.DeviceCreate, s.DevicePairedOut, 201, errors=(403, 404)),

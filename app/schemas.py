@@ -24,6 +24,7 @@ from app.domain.balance import Enforcement
 from app.domain.catalog import decode_cursor
 from app.domain.control import Reason
 from app.domain.schedules import WEEKDAYS, limit_problem
+from app.domain.webhooks import EVENT_TYPES, MAX_URL_LENGTH
 
 
 class Strict(BaseModel):
@@ -545,3 +546,39 @@ class WeeklyReportOut(Out):
     week_end: date
     profiles: list[ProfileReportOut]
 
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise ValueError(f"must be one of {', '.join(EVENT_TYPES)}")
+    return value
+
+
+EventType = Annotated[str, AfterValidator(_event_type),
+                      WithJsonSchema({"type": "string", "enum": list(EVENT_TYPES)})]
+
+
+class WebhookCreate(Strict):
+    # The URL's rules need a DNS lookup, so the service checks them (422 naming `url`).
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)]
+    events: Annotated[list[EventType], Field(min_length=1)] | None = None  # None: every type
+
+
+class WebhookOut(Out):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    created_at: datetime
+    last_delivery_at: datetime | None
+    last_status: int | None
+    failing_since: datetime | None
+
+
+class WebhookCreatedOut(Out):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    secret: str  # shown once: signs every delivery
+    created_at: datetime

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # How long each replica trusts that a device exists; a deletion reaches every replica at
     # once through NOTIFY, so this is only the safety net.
     device_cache_ttl_seconds: float = Field(300, gt=0, le=86_400)
+    # Webhook destinations may be loopback, private or link-local addresses and plain http://
+    # (tests, on-premises installs); off, only https:// to public addresses.
+    webhook_allow_private: bool = False
+    # How often each replica's delivery worker looks for due outbox rows.
+    webhook_poll_seconds: float = Field(1.0, gt=0, le=3600)
     demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
 
     @field_validator("database_url", "database_listen_url")

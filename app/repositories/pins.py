@@ -3,7 +3,8 @@
 The counter lives in the database and moves only by single UPDATE statements whose WHERE
 clause re-checks the lock: PostgreSQL serialises them on the account row and re-evaluates the
 condition after waiting, so any number of parallel wrong guesses (on any number of replicas)
-count exactly, and none is counted once the lock has engaged.
+count exactly, and none is counted once the lock has engaged. The failure that engages it
+writes the `pin.locked` event in its own transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.pins import Failure, PinState
+from app.domain.webhooks import pin_locked_data
+from app.repositories.webhook_outbox import enqueue_event
 
 READ_STATE = text("""
     SELECT email, pin_hash, password_hash, failed_pin_attempts, pin_locked_until
@@ -79,6 +82,10 @@ class PinRepository:
                 "id": account_id, "now": now, "max_attempts": max_attempts, "lock_for": lock_for,
             })).first()
             if row is not None:
+                if row.pin_locked_until is not None:  # this failure engaged the lock
+                    await enqueue_event(session, account_id=account_id, event_type="pin.locked",
+                                        data=pin_locked_data(account_id, row.pin_locked_until),
+                                        at=now)
                 return Failure(True, row.failed_pin_attempts, row.pin_locked_until)
             # Locked meanwhile. A new statement takes a new snapshot, so it sees that lock.
             current = (await session.execute(READ_STATE, {"id": account_id})).first()

@@ -228,7 +228,11 @@ async def _owner_with_data(client, container) -> tuple[api.Parent, probe.Ids]:  
     beat = await owner.beat(kid, titles.cartoon)
     assert beat.status_code == 200
     device = await owner.pair(kid)
-    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon, device["id"])
+    r = await client.post(f"{API}/parental-controls/webhooks", headers=owner.headers,
+                          json={"url": "https://93.184.215.14/hook"})
+    assert r.status_code == 201, r.text
+    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon, device["id"],
+                            r.json()["id"])
 
 
 async def _rows(database_url: str) -> dict[str, int]:
@@ -251,7 +255,8 @@ async def test_another_accounts_ids_are_404_on_every_endpoint(client, container,
         label = f"{endpoint.method} {endpoint.path}: {r.status_code} {r.text}"
         assert r.status_code < 500, label
         mentions_owner = any(f"{{{name}}}" in endpoint.path
-                             for name in ("profile_id", "session_id", "device_id")) or (
+                             for name in ("profile_id", "session_id", "device_id",
+                                          "webhook_id")) or (
             endpoint.body is not None and endpoint.body.__name__ == "HeartbeatRequest")
         if mentions_owner:
             assert r.status_code == 404, label
