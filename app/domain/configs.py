@@ -1,8 +1,9 @@
 """A child profile's viewing-time config: the stored row, a partial change, and its rules.
 
 Limits and educational_exempt apply at once. A reset_hour or timezone change never moves the
-current viewing day (accounting.md): the old rule is kept as previous_* until `effective_from`,
-the next reset under it. A second change before then keeps that pending switch-over instant.
+current viewing day (docs/time-accounting.md): the old rule is kept as previous_* until
+`effective_from`, the next reset under it. A second change before then keeps that pending
+switch-over instant.
 """
 
 from __future__ import annotations

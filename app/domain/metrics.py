@@ -1,4 +1,5 @@
-"""The admin's performance view (api.md `PerformanceMetrics`), as the collector computes it."""
+"""The admin's performance view (`PerformanceMetrics` in docs/api.md), as the collector computes
+it."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ class AccountService:
 
     async def register(self, *, email: str, password: str,
                        client_address: str | None = None) -> Account:
-        # A 409 tells whether an email has an account (api.md wants it), so each one counts
+        # A 409 tells whether an email has an account (docs/api.md promises it), so each one counts
         # against the address's sign-in budget: enumeration is as slow as guessing passwords.
         attempt = self._throttle.attempt(email=None, address=client_address)
         try:

@@ -126,7 +126,7 @@ class MetricsCollector:
         return time.monotonic() - self.started
 
     def performance(self, *, cache: CacheStats) -> Performance:
-        """The admin view (api.md `PerformanceMetrics`)."""
+        """The admin view (`PerformanceMetrics` in docs/api.md)."""
         beats = self.heartbeats
         lookups = cache.hits + cache.misses
         return Performance(

@@ -1,6 +1,6 @@
 """The parental PIN: set, change, verify (→ pin_token), reset with the password, lockout.
 
-Rules (api.md): exactly 4 digits; 5 consecutive wrong answers lock the PIN for 30 minutes, and
+Rules (docs/api.md): exactly 4 digits; 5 consecutive wrong answers lock the PIN for 30 minutes, and
 verify, change and on-device grants all count and all refuse while locked, even the right PIN;
 a right answer resets the counter. Wrong and right answers cost the same: one read, one bcrypt
 on the hasher's pool, one UPDATE. Counting happens in the database (see repositories/pins.py).

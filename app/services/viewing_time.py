@@ -1,4 +1,4 @@
-"""Heartbeats, session ends, balances and eligibility: the rules of accounting.md.
+"""Heartbeats, session ends, balances and eligibility: the rules of docs/time-accounting.md.
 
 The charge itself is computed inside one SQL statement (see app/repositories/heartbeats.py);
 this module decides the viewing day and limit, checks ownership against cached immutable facts,
