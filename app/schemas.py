@@ -373,6 +373,7 @@ class GrantRecordOut(Out):
     is_remote: bool
     granted_at: datetime
     granted_by: uuid.UUID
+    request_id: uuid.UUID | None  # the approved time request; null for a direct grant
 
 
 _DAY_LIMITS_SCHEMA = {
