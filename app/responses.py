@@ -53,6 +53,13 @@ async def parse_body(request: Request, model: type[M]) -> M:
         raise
 
 
+def parse_query(request: Request, model: type[M]) -> M:
+    """The query string's parameters that `model` names; a bad value raises pydantic's
+    ValidationError: 422 naming the parameter."""
+    return model.model_validate({k: v for k, v in request.query_params.items()
+                                 if k in model.model_fields})
+
+
 def path_uuid(request: Request, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params[name])

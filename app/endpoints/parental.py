@@ -1,17 +1,14 @@
 """Parental controls: the PIN, a child's limits, grants of extra time, history and report, and
 live control (who is watching, stop a session, lock a profile)."""
 
-from typing import TypeVar
-
 from dependency_injector.wiring import Provide, inject
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import account_id, caller
 from app.domain.configs import ConfigChange
 from app.domain.devices import DeviceTokenRefused
-from app.responses import json_response, parse_body, path_uuid
+from app.responses import json_response, parse_body, parse_query, path_uuid
 from app.schemas import (
     DetailOut,
     GrantOut,
@@ -40,8 +37,6 @@ from app.services.pins import PinService
 from app.services.reports import ReportService
 from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
-
-Q = TypeVar("Q", bound=BaseModel)
 
 
 @inject
@@ -137,7 +132,7 @@ async def history(request: Request,
                   reports: ReportService = Provide["report_service"]) -> Response:
     owner = account_id(request)
     profile_id = path_uuid(request, "profile_id")
-    query = _query(request, HistoryQuery)
+    query = parse_query(request, HistoryQuery)
     found = await reports.history(owner, profile_id, from_date=query.from_date,
                                   to_date=query.to_date)
     return json_response(ViewingHistoryOut.model_validate(found))
@@ -149,17 +144,11 @@ async def weekly_report(request: Request,
     return json_response(WeeklyReportOut.model_validate(await reports.weekly(account_id(request))))
 
 
-def _query(request: Request, model: type[Q]) -> Q:
-    """A bad value raises pydantic's ValidationError: 422 naming the parameter."""
-    return model.model_validate({k: v for k, v in request.query_params.items()
-                                 if k in model.model_fields})
-
-
 @inject
 async def list_sessions(request: Request,
                         viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
     owner, profile_id = account_id(request), path_uuid(request, "profile_id")
-    query = _query(request, SessionsQuery)
+    query = parse_query(request, SessionsQuery)
     listed = await viewing.sessions(owner, profile_id, open_only=query.state == "open",
                                     limit=query.limit)
     return json_response([LiveSessionOut.model_validate(s) for s in listed])
