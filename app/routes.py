@@ -9,7 +9,16 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from app import schemas as s
-from app.endpoints import accounts, catalog, devices, metrics, operations, parental, viewing_time
+from app.endpoints import (
+    accounts,
+    catalog,
+    devices,
+    metrics,
+    operations,
+    parental,
+    time_requests,
+    viewing_time,
+)
 from app.endpoints.access import Access, guarded
 
 API = "/api/v1"
@@ -64,6 +73,13 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", f"{API}/viewing-time/playback-eligible/{{profile_id}}",
              viewing_time.playback_eligible, "May playback start?", response=s.EligibilityOut,
              errors=(403, 404, 503), access=PLAYER),
+    Endpoint("POST", f"{API}/viewing-time/time-requests", time_requests.create,
+             "Ask for more time today (a device for its own profile, or the account)",
+             s.TimeRequestCreate, s.TimeRequestOut, 201, errors=(404, 409, 422, 429),
+             access=SHARED),
+    Endpoint("GET", f"{API}/viewing-time/time-requests/{{request_id}}", time_requests.get,
+             "One time request (a device: its own profile's only)", response=s.TimeRequestOut,
+             errors=(404, 422), access=SHARED),
     Endpoint("GET", f"{PC}/pin/status", parental.pin_status, "Is a PIN set, is it locked?",
              response=s.PinStatusOut),
     Endpoint("POST", f"{PC}/pin", parental.set_pin,
@@ -111,6 +127,13 @@ ENDPOINTS: list[Endpoint] = [
              s.LockRequest, s.LockOut, errors=(403, 404)),
     Endpoint("DELETE", f"{PC}/profiles/{{profile_id}}/lock", parental.unlock_profile,
              "Unlock a child profile", response=s.LockOut, errors=(403, 404)),
+    Endpoint("GET", f"{PC}/time-requests", time_requests.list_requests,
+             "The children's time requests, newest first (?status=pending|all)",
+             response=s.TimeRequestOut, many=True, errors=(403, 422),
+             query=s.TimeRequestsQuery),
+    Endpoint("POST", f"{PC}/time-requests/{{request_id}}/decision", time_requests.decide,
+             "Approve (as asked, other minutes, or unlimited: minutes null) or deny a request",
+             s.TimeRequestDecision, s.TimeRequestOut, errors=(403, 404, 409, 422)),
     Endpoint("POST", f"{API}/profiles/{{profile_id}}/devices", devices.pair,
              "Pair a player with the profile; answers its device token, once",
              s.DeviceCreate, s.DevicePairedOut, 201, errors=(403, 404)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -23,6 +23,7 @@ class Ids:
     session_id: str
     title_id: str
     device_id: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # a time request's
 
 
 BODIES: dict[str, object] = {
@@ -39,6 +40,8 @@ BODIES: dict[str, object] = {
     "ViewingTimeConfigUpdate": lambda ids: {"weekday_limit_minutes": 60},
     "ScheduleUpdate": lambda ids: {"limits": {"mon": 60}},
     "GrantRequest": lambda ids: {"minutes": 15},
+    "TimeRequestCreate": lambda ids: {"profile_id": ids.profile_id, "minutes": 15},
+    "TimeRequestDecision": lambda ids: {"approve": False},
     "Credentials": lambda ids: {"email": f"{uuid.uuid4().hex[:8]}@example.com",
                                 "password": "correct-horse-battery"},
     "LoginRequest": lambda ids: {"email": "nobody@example.com", "password": "x"},

@@ -228,7 +228,11 @@ async def _owner_with_data(client, container) -> tuple[api.Parent, probe.Ids]:  
     beat = await owner.beat(kid, titles.cartoon)
     assert beat.status_code == 200
     device = await owner.pair(kid)
-    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon, device["id"])
+    asked = await client.post(f"{API}/viewing-time/time-requests", headers=owner.headers,
+                              json={"profile_id": kid, "minutes": 15})
+    assert asked.status_code == 201, asked.text
+    return owner, probe.Ids(kid, beat.json()["session_id"], titles.cartoon, device["id"],
+                            asked.json()["id"])
 
 
 async def _rows(database_url: str) -> dict[str, int]:
@@ -251,8 +255,10 @@ async def test_another_accounts_ids_are_404_on_every_endpoint(client, container,
         label = f"{endpoint.method} {endpoint.path}: {r.status_code} {r.text}"
         assert r.status_code < 500, label
         mentions_owner = any(f"{{{name}}}" in endpoint.path
-                             for name in ("profile_id", "session_id", "device_id")) or (
-            endpoint.body is not None and endpoint.body.__name__ == "HeartbeatRequest")
+                             for name in ("profile_id", "session_id", "device_id",
+                                          "request_id")) or (
+            endpoint.body is not None
+            and endpoint.body.__name__ in ("HeartbeatRequest", "TimeRequestCreate"))
         if mentions_owner:
             assert r.status_code == 404, label
             assert r.json()["detail"].endswith("not found"), label
