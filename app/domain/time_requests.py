@@ -127,8 +127,8 @@ class TooManyTimeRequests(TooManyRequests):
         return {"code": "too_many_requests"}
 
 
-def refusal(checks: CreateChecks, *, next_day_at: datetime, now: datetime) -> Conflict | \
-        TooManyRequests | None:
+def refusal(checks: CreateChecks, *, next_day_at: datetime,
+            now: datetime) -> Conflict | TooManyRequests | None:
     """Why a new request may not be made (None: it may). An unlimited grant today means there
     is nothing to ask for; the pending one is named so the player can follow it."""
     if checks.unlimited_today:
