@@ -19,6 +19,7 @@ from app.domain.errors import DomainError, ProfileNotFound
 from app.domain.time_requests import (
     APPROVED,
     CREATED_EVENT,
+    DENIED,
     EXPIRED_EVENT,
     CreateChecks,
     RequestClosed,
@@ -157,7 +158,7 @@ class TimeRequestRepository:
         async with self._sessions.begin() as session:
             row = (await session.execute(DECIDE, {
                 "id": request_id, "account_id": account_id, "now": now,
-                "status": APPROVED if approve else "denied",
+                "status": APPROVED if approve else DENIED,
                 "granted_minutes": granted_minutes if approve else None,
                 "grant_id": grant_id})).first()
             if row is not None:
