@@ -20,6 +20,7 @@ from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRep
 from app.repositories.profiles import ProfileRepository
 from app.repositories.reports import ReportRepository
 from app.repositories.retention import RetentionRepository
+from app.repositories.time_requests import TimeRequestRepository
 from app.repositories.titles import TitleRepository
 from app.repositories.viewing_configs import ViewingConfigRepository
 from app.repositories.webhook_deliveries import WebhookDeliveryRepository
@@ -38,6 +39,7 @@ from app.services.pins import PinService
 from app.services.reports import ReportService
 from app.services.retention import RetentionService
 from app.services.throttle import LoginThrottle
+from app.services.time_requests import TimeRequestService
 from app.services.tokens import TokenService
 from app.services.viewing_configs import ViewingConfigService
 from app.services.viewing_time import ViewingTimeService
@@ -153,6 +155,11 @@ class Container(containers.DeclarativeContainer):
     )
     grant_service = providers.Singleton(
         GrantService, grants=grants, configs=config_provider, pins=pin_service, clock=clock
+    )
+    time_request_service = providers.Singleton(
+        TimeRequestService, requests=providers.Factory(TimeRequestRepository, session_factory),
+        configs=config_provider, clock=clock, metrics=metrics,
+        ttl_seconds=settings.provided.time_request_ttl_seconds,
     )
     report_service = providers.Singleton(
         ReportService, reports=reports, configs=config_provider, clock=clock, metrics=metrics

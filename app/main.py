@@ -52,6 +52,18 @@ async def _sweep_periodically(container: Container) -> None:
             log.warning("sweep failed: %r", exc)
 
 
+async def _expire_requests_periodically(container: Container) -> None:
+    """Expire due time requests (and write their events) every few seconds in every replica:
+    rows another replica is expiring are skipped, so replicas share the work."""
+    interval = container.settings().time_request_sweep_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await (await container.time_request_service.async_()).sweep()
+        except Exception as exc:  # the database may be down; try again next round
+            log.warning("time request sweep failed: %r", exc)
+
+
 def create_app(container: Container | None = None) -> Starlette:
     container = container or Container()
     settings = container.settings()
@@ -62,13 +74,14 @@ def create_app(container: Container | None = None) -> Starlette:
             log.warning(DEVELOPMENT_KEY_WARNING)
         await open_resources(container)
         container.auth_backend().use_devices(await container.device_registry.async_())
-        sweeper = asyncio.create_task(_sweep_periodically(container))
         webhooks = await container.webhook_worker.async_()
-        deliverer = asyncio.create_task(webhooks.run_forever())
+        tasks = [asyncio.create_task(_sweep_periodically(container)),
+                 asyncio.create_task(_expire_requests_periodically(container)),
+                 asyncio.create_task(webhooks.run_forever())]
         try:
             yield
         finally:
-            for task in (sweeper, deliverer):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

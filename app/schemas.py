@@ -405,6 +405,49 @@ class GrantRecordOut(Out):
     is_remote: bool
     granted_at: datetime
     granted_by: uuid.UUID
+    request_id: uuid.UUID | None  # the approved time request; null for a direct grant
+
+
+def _request_minutes(value: int) -> int:
+    if value not in (15, 30, 60):
+        raise ValueError("must be 15, 30 or 60")
+    return value
+
+
+RequestMinutes = Annotated[int, AfterValidator(_request_minutes)]
+
+
+class TimeRequestCreate(Strict):
+    profile_id: uuid.UUID
+    minutes: RequestMinutes
+    message: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class TimeRequestDecision(Strict):
+    """`minutes` absent: as asked; present and null: unlimited for the rest of the day."""
+
+    approve: bool
+    minutes: GrantMinutes | None = None
+
+
+class TimeRequestOut(Out):
+    id: uuid.UUID
+    profile_id: uuid.UUID
+    profile_name: str
+    minutes: int
+    message: str | None
+    status: Literal["pending", "approved", "denied", "expired"]
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    granted_minutes: int | None
+    grant_id: uuid.UUID | None
+
+
+class TimeRequestsQuery(BaseModel):
+    """?status=pending (default: waiting for a decision) or all; newest first."""
+
+    status: Literal["pending", "all"] = "pending"
 
 
 _DAY_LIMITS_SCHEMA = {

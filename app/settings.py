@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     # How often each replica's delivery worker looks for due outbox rows.
     webhook_poll_seconds: float = Field(1.0, gt=0, le=3600)
+    # A child's request for more time expires this long after it was made, or at the end of
+    # its viewing day if that comes first; each replica expires due requests this often.
+    time_request_ttl_seconds: int = Field(900, ge=10, le=86_400)
+    time_request_sweep_interval_seconds: float = Field(15, gt=0, le=60)
     demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
 
     @field_validator("database_url", "database_listen_url")

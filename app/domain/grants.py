@@ -31,3 +31,4 @@ class GrantRecord:
     is_remote: bool
     granted_at: datetime
     granted_by: uuid.UUID
+    request_id: uuid.UUID | None = None  # the time request this grant approved

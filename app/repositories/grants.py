@@ -86,23 +86,20 @@ class GrantRepository:
 
     async def add(self, *, profile_id: uuid.UUID, granted_by: uuid.UUID, day: date,
                   minutes: int | None, is_remote: bool, now: datetime,
-                  limit_minutes: int | None, window_seconds: Decimal | None,
-                  request_id: uuid.UUID | None = None) -> DayAfterGrant | None:
+                  limit_minutes: int | None,
+                  window_seconds: Decimal | None) -> DayAfterGrant | None:
         """Add `minutes` (None: unlimited for the day) to viewing day `day`; None when the
         profile was deleted meanwhile. `limit_minutes` (the day's limit) and `window_seconds`
         (what is left of the allowed hours) say which thresholds the grant re-arms."""
-        params = {"id": uuid.uuid4(), "profile_id": profile_id, "granted_by": granted_by,
-                  "day": day, "minutes": minutes, "seconds": (minutes or 0) * 60,
-                  "unlimited": minutes is None, "is_remote": is_remote, "now": now,
-                  "limit_seconds": None if limit_minutes is None else limit_minutes * 60,
-                  "window_seconds": window_seconds, "granted_at": _json_instant(now),
-                  "request_id": request_id}
         try:
             async with self._sessions.begin() as session:
-                row = (await session.execute(GRANT, params)).one()
+                return await write_grant(session, grant_id=uuid.uuid4(), profile_id=profile_id,
+                                         granted_by=granted_by, day=day, minutes=minutes,
+                                         is_remote=is_remote, now=now,
+                                         limit_minutes=limit_minutes,
+                                         window_seconds=window_seconds)
         except IntegrityError:  # foreign key: the profile is gone
             return None
-        return DayAfterGrant(row.used_seconds, row.granted_seconds, row.is_unlimited_override)
 
     async def list_for(self, profile_id: uuid.UUID, *, limit: int) -> list[GrantRecord]:
         async with self._sessions() as session:
@@ -110,5 +107,22 @@ class GrantRepository:
                 select(TimeGrant).where(col(TimeGrant.profile_id) == profile_id)
                 .order_by(col(TimeGrant.granted_at).desc(), col(TimeGrant.id).desc()).limit(limit))
             return [GrantRecord(id=g.id, granted_minutes=g.granted_minutes, is_remote=g.is_remote,
-                                granted_at=g.granted_at, granted_by=g.granted_by)
+                                granted_at=g.granted_at, granted_by=g.granted_by,
+                                request_id=g.request_id)
                     for g in result.scalars()]
+
+
+async def write_grant(session: AsyncSession, *, grant_id: uuid.UUID, profile_id: uuid.UUID,
+                      granted_by: uuid.UUID, day: date, minutes: int | None, is_remote: bool,
+                      now: datetime, limit_minutes: int | None, window_seconds: Decimal | None,
+                      request_id: uuid.UUID | None = None) -> DayAfterGrant:
+    """GRANT in `session`'s transaction: an approved time request (`request_id`) writes its
+    grant in the transaction that records the decision, so neither exists without the other."""
+    params = {"id": grant_id, "profile_id": profile_id, "granted_by": granted_by,
+              "day": day, "minutes": minutes, "seconds": (minutes or 0) * 60,
+              "unlimited": minutes is None, "is_remote": is_remote, "now": now,
+              "limit_seconds": None if limit_minutes is None else limit_minutes * 60,
+              "window_seconds": window_seconds, "granted_at": _json_instant(now),
+              "request_id": request_id}
+    row = (await session.execute(GRANT, params)).one()
+    return DayAfterGrant(row.used_seconds, row.granted_seconds, row.is_unlimited_override)

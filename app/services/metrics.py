@@ -69,6 +69,9 @@ class MetricsCollector:
         self._reports = self.counter("vts_weekly_reports", "Weekly reports generated")
         self._report_queries = self.counter("vts_weekly_report_queries",
                                             "Database queries run by weekly reports")
+        self._requests_made = self.counter("vts_time_requests", "Time requests made")
+        self._requests_closed = self.counter(
+            "vts_time_requests_closed", "Time requests closed, by outcome", ("outcome",))
 
     # Instruments are created once per collector: one app or several over the same container.
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Any:
@@ -115,6 +118,13 @@ class MetricsCollector:
         self.report_queries += queries
         self._reports.inc()
         self._report_queries.inc(queries)
+
+    def time_request_made(self) -> None:
+        self._requests_made.inc()
+
+    def time_request_closed(self, outcome: str) -> None:
+        """`outcome`: approved, denied or expired."""
+        self._requests_closed.labels(outcome).inc()
 
     def p95_seconds(self) -> float:
         if not self.recent:

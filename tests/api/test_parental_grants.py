@@ -9,26 +9,22 @@ import pytest
 
 from tests.support.api import signed_up
 from tests.support.db import fetch
-from tests.support.parental import grant, grants, pin_token, put_config, set_pin, verify
+from tests.support.parental import (
+    blocked_child,
+    grant,
+    grants,
+    pin_token,
+    set_pin,
+    verify,
+)
 
 pytestmark = pytest.mark.anyio
 
 
-async def _blocked_child(parent, titles, clock) -> tuple[str, str]:
-    """A child with a 15-minute limit who has used it all; returns (profile, session)."""
-    kid = await parent.child()
-    await put_config(parent, kid, weekday_limit_minutes=15)
-    r = await parent.beat(kid, titles.cartoon)
-    session = r.json()["session_id"]
-    for _ in range(30):
-        clock.advance(30)
-        r = await parent.beat(kid, titles.cartoon, session)
-    assert r.json()["enforcement"] == "blocked", r.text
-    return kid, session
 
 
 async def test_a_grant_unblocks_the_very_next_heartbeat(parent, titles, clock):
-    kid, session = await _blocked_child(parent, titles, clock)
+    kid, session = await blocked_child(parent, titles, clock)
     r = await grant(parent, kid, minutes=15)
     assert r.status_code == 200
     assert r.json() == {"granted_minutes": 15, "remaining_minutes": 15.0,
@@ -42,7 +38,7 @@ async def test_a_grant_unblocks_the_very_next_heartbeat(parent, titles, clock):
 
 
 async def test_grants_add_up(parent, titles, clock):
-    kid, _ = await _blocked_child(parent, titles, clock)
+    kid, _ = await blocked_child(parent, titles, clock)
     await grant(parent, kid, minutes=15)
     r = await grant(parent, kid, minutes=30)
     assert r.json()["remaining_minutes"] == 45.0
@@ -52,7 +48,7 @@ async def test_grants_add_up(parent, titles, clock):
 
 
 async def test_unlimited_for_the_rest_of_the_viewing_day(parent, titles, clock):
-    kid, session = await _blocked_child(parent, titles, clock)
+    kid, session = await blocked_child(parent, titles, clock)
     r = await grant(parent, kid, minutes=None)
     assert r.json() == {"granted_minutes": None, "remaining_minutes": None,
                         "is_unlimited_override": True}
@@ -101,12 +97,14 @@ async def test_remote_and_on_device_grants_are_audited_newest_first(parent, cloc
     assert [g["granted_at"] for g in listed] == [
         "2026-03-04T12:02:00Z", "2026-03-04T12:01:00Z", "2026-03-04T12:00:00Z"]
     assert all(g["granted_by"] == parent.account_id for g in listed)
-    assert set(listed[0]) == {"id", "granted_minutes", "is_remote", "granted_at", "granted_by"}
+    assert set(listed[0]) == {"id", "granted_minutes", "is_remote", "granted_at", "granted_by",
+                              "request_id"}
+    assert all(g["request_id"] is None for g in listed)  # direct grants answer no request
 
 
 async def test_a_refused_grant_writes_nothing(parent, titles, clock, database_url):
     await set_pin(parent, "1234")
-    kid, _ = await _blocked_child(parent, titles, clock)
+    kid, _ = await blocked_child(parent, titles, clock)
     r = await grant(parent, kid, minutes=60, pin="9999")
     assert r.status_code == 403 and r.json() == {"detail": "Incorrect PIN"}
     r = await grant(parent, kid, minutes=60, pin_token="forged")

@@ -68,7 +68,8 @@ async def test_bad_event_lists_are_422_naming_the_field(parent, events, field):
 async def test_urls_that_could_reach_the_operators_network_are_422(parent, url, detail):
     r = await _create(parent, url=url)
     assert r.status_code == 422, r.text
-    assert r.json() == {"detail": detail}
+    assert r.json() == {"detail": detail, "errors": [
+        {"field": "url", "message": detail.removeprefix("url: ")}]}
     assert (await parent.client.get(HOOKS, headers=parent.headers)).json() == []
 
 

@@ -23,8 +23,10 @@ class Ids:
     session_id: str
     title_id: str
     device_id: str
-    # A webhook subscription of the account, where the caller made one (else no one's).
+    # A webhook subscription and a time request of the account, where the caller made them
+    # (else no one's).
     webhook_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 BODIES: dict[str, object] = {
@@ -42,6 +44,8 @@ BODIES: dict[str, object] = {
     "ScheduleUpdate": lambda ids: {"limits": {"mon": 60}},
     "GrantRequest": lambda ids: {"minutes": 15},
     "WebhookCreate": lambda ids: {"url": "https://93.184.215.14/hook"},  # no DNS lookup
+    "TimeRequestCreate": lambda ids: {"profile_id": ids.profile_id, "minutes": 15},
+    "TimeRequestDecision": lambda ids: {"approve": False},
     "Credentials": lambda ids: {"email": f"{uuid.uuid4().hex[:8]}@example.com",
                                 "password": "correct-horse-battery"},
     "LoginRequest": lambda ids: {"email": "nobody@example.com", "password": "x"},

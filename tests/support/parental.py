@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from tests.support.api import API, Parent
+from app.services.clock import FrozenClock
+from tests.support.api import API, Parent, Titles
 
 PC = f"{API}/parental-controls"
 
@@ -63,3 +64,16 @@ async def eligibility(parent: Parent, profile_id: str) -> dict:
                                 headers=parent.headers)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def blocked_child(parent: Parent, titles: Titles, clock: FrozenClock) -> tuple[str, str]:
+    """A child with a 15-minute limit who has used it all; returns (profile, session)."""
+    kid = await parent.child()
+    await put_config(parent, kid, weekday_limit_minutes=15)
+    r = await parent.beat(kid, titles.cartoon)
+    session = r.json()["session_id"]
+    for _ in range(30):
+        clock.advance(30)
+        r = await parent.beat(kid, titles.cartoon, session)
+    assert r.json()["enforcement"] == "blocked", r.text
+    return kid, session
