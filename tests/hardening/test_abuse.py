@@ -297,7 +297,7 @@ async def test_a_deleted_accounts_token_is_refused_everywhere(database_url, cloc
         for endpoint in probe.authenticated():
             r = await probe.call(client, endpoint, ids, owner.headers)
             label = f"{endpoint.method} {endpoint.path}: {r.status_code} {r.text}"
-            if endpoint.path.endswith(("/titles/{title_id}", "/titles")):  # the catalog
+            if endpoint.path in (f"{API}/titles/{{title_id}}", f"{API}/titles"):  # the catalog
                 assert r.status_code == 200, label
                 continue
             if endpoint.access is Access.device:  # no account token is a device's
