@@ -133,12 +133,15 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    async def work(c: Any) -> tuple[int, Any]:
-        return await (await c.viewing_time()).sweep(), await (await c.retention()).purge()
+    async def work(c: Any) -> tuple[int, int, Any]:
+        return (await (await c.viewing_time()).sweep(),
+                await (await c.time_request_service()).sweep(),
+                await (await c.retention()).purge())
 
     settings = _settings(demo=False)
-    closed, purged = _with_container(settings, work)
+    closed, expired, purged = _with_container(settings, work)
     print(f"closed {closed} stale sessions")
+    print(f"expired {expired} time requests")
     if purged is None:
         print("retention off (RETENTION_DAYS=0): no history purged")
     else:
@@ -238,7 +241,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="load the demo data set (idempotent)",
                    description="Load the demo data set (idempotent).",
                    ).set_defaults(fn=cmd_seed_demo)
-    sub.add_parser("sweep", help="close stale sessions, purge history past RETENTION_DAYS",
+    sub.add_parser("sweep", help="close stale sessions, expire due time requests, purge "
+                                 "history past RETENTION_DAYS",
                    description="Close sessions idle longer than the stale gap; delete viewing "
                                "history older than RETENTION_DAYS (default 400; 0 keeps all)."
                    ).set_defaults(fn=cmd_sweep)

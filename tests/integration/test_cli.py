@@ -129,5 +129,15 @@ async def test_migrate_seed_demo_create_admin_and_sweep(scratch_url):
     result = run("create-admin", "new@example.com", database_url=database_url, **env)
     assert result.returncode == 2 and "ADMIN_PASSWORD" in result.stderr
 
+    # a request whose expiry passed while no replica ran: the sweep expires it
+    await _fetch(database_url, """
+        INSERT INTO time_requests (id, profile_id, minutes, status, viewing_day, created_at,
+                                   expires_at)
+        SELECT gen_random_uuid(), id, 15, 'pending', current_date, now() - interval '1 hour',
+               now() - interval '45 minutes'
+        FROM profiles WHERE is_kids LIMIT 1""")
     result = run("sweep", database_url=database_url, **env)
     assert result.returncode == 0 and result.stdout.startswith("closed ")
+    assert "expired 1 time requests" in result.stdout
+    statuses = await _fetch(database_url, "SELECT status FROM time_requests")
+    assert [r["status"] for r in statuses] == ["expired"]
