@@ -50,6 +50,9 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
+        # A worker posts a batch at once: the default listen backlog (5) would refuse most of
+        # it, and the refused deliveries would wait for their retry.
+        ThreadingHTTPServer.request_queue_size = 256
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

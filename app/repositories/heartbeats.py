@@ -24,7 +24,7 @@ from app.models import CHILD_STREAM
 from app.repositories.devices import LOAD_DEVICE, LoadDevice
 from app.repositories.named_sql import bind, nulls
 from app.repositories.profile_facts import LOAD_FACTS, LoadFacts
-from app.repositories.viewing_events import threshold_ctes, write_events
+from app.repositories.viewing_events import VIEWING_EVENTS_READ, threshold_ctes, write_events
 
 
 # A session's clock only moves forward: a statement's instant is never earlier than the last
@@ -171,11 +171,9 @@ WITH cur AS (
     RETURNING s.id
 ), bal AS (
     {add_charge}
-), {thresholds}, outbox AS (
-    {outbox}
-)
+), {thresholds}
 SELECT cur.title_id, cur.ended_at, cur.end_reason, cur.is_educational,
-       (SELECT count(*) FROM upd) AS updated,
+       (SELECT count(*) FROM upd) AS updated, {events_read},
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM cur LEFT JOIN bal ON true
 """.format(
@@ -187,10 +185,8 @@ FROM cur LEFT JOIN bal ON true
            CASE WHEN c.to_edu THEN c.seconds ELSE 0 END, :now
     FROM charge c
     WHERE :is_kids""", BALANCE_COLUMNS),
-    thresholds=threshold_ctes(source="charge c LEFT JOIN bal b ON true", exempt="c.to_edu",
-                              profile="SELECT account_id, name FROM profiles "
-                                      "WHERE id = :profile_id"),
-    outbox=write_events("crossed"),
+    thresholds=threshold_ctes(source="charge c LEFT JOIN bal b ON true", exempt="c.to_edu"),
+    events_read=VIEWING_EVENTS_READ,
 ), ContinueSession)
 
 # First beat: open a session, end every other open session of the profile (refunding its unpaid
@@ -293,7 +289,7 @@ WITH ok AS (
 ), outbox AS (
     {outbox}
 )
-SELECT ins.id, st.is_educational,
+SELECT ins.id, st.is_educational, {events_read},
        bal.used_seconds, bal.educational_seconds, bal.granted_seconds, bal.is_unlimited_override
 FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
 """.format(
@@ -307,9 +303,9 @@ FROM ins CROSS JOIN step st LEFT JOIN bal ON bal.reset_date = :day
                               "FROM deltas GROUP BY day", f"reset_date, {BALANCE_COLUMNS}"),
     thresholds=threshold_ctes(source="ins CROSS JOIN step st LEFT JOIN bal b "
                                      "ON b.reset_date = :day",
-                              exempt="st.to_edu",
-                              profile="SELECT :account_id::uuid AS account_id, ok.name FROM ok"),
-    outbox=write_events("crossed", "superseded"),
+                              exempt="st.to_edu"),
+    events_read=VIEWING_EVENTS_READ,
+    outbox=write_events("superseded"),
 ), OpenSession)
 
 # End a session at `now` (never before its last beat; at the end of its paid window when stale)

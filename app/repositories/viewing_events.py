@@ -1,13 +1,14 @@
 """The webhook events the hot path writes, as CTEs of the heartbeat statements themselves.
 
 Why inside the statement: the heartbeat is one round trip, and an event must be stored in the
-same statement as the change that caused it. The common beat (nothing crossed) pays for a few
-arithmetic columns and two INSERTs that receive no row; the profile is read, and the outbox
-written, only for a beat whose threshold mark is new (see docs/viewing-events.md).
+same statement as the change that caused it. The common beat (nothing reached) pays for a few
+arithmetic columns; only a beat that reached a threshold calls record_viewing_event() (migration
+0010), which marks it and writes the outbox row when the mark is new (docs/viewing-events.md).
 
 Marks are the once-only guarantee: `threshold_marks`' key (profile, viewing day, threshold)
 lets exactly one beat insert a mark, whichever device or replica it came through; the event is
-written only with a mark that beat inserted itself (`ON CONFLICT DO NOTHING RETURNING`).
+written only with a mark that beat inserted itself (`ON CONFLICT DO NOTHING RETURNING`, in the
+function).
 """
 
 from __future__ import annotations
@@ -58,38 +59,31 @@ def beat_state(source: str, exempt: str) -> str:
 )"""
 
 
-def threshold_ctes(*, source: str, exempt: str, profile: str) -> str:
-    """CTEs `beat`, `marked` and `crossed` (the `viewing.*` event rows for `enqueue`).
-
-    `marked` marks every threshold the beat reached; `crossed` is the event of the beat's own
-    state (the lowest it reached) when its mark is new. `profile` is a FROM item with alias `p`
-    (account_id, name), joined only to a new mark's row: no-crossing beats never read it."""
-    return f"""{beat_state(source, exempt)}, marked AS (
-    INSERT INTO threshold_marks (profile_id, viewing_day, threshold, marked_at)
-    SELECT :profile_id, :day, t.threshold, :now
-    FROM beat JOIN (VALUES {THRESHOLDS}) AS t (threshold, seconds)
-      ON beat.left_s <= t.seconds OR (t.threshold = '{Enforcement.blocked}' AND beat.blocked)
-    WHERE beat.state IS NOT NULL
-    ON CONFLICT DO NOTHING
-    RETURNING threshold
-), crossed AS (
-    SELECT p.account_id, 'viewing.' || beat.state AS event_type,
-           jsonb_build_object(
-               'account_id', p.account_id, 'profile_id', :profile_id::uuid,
-               'profile_name', p.name, 'viewing_day', :day::date,
-               'remaining_minutes', beat.shown,
-               'reason', CASE
+def threshold_ctes(*, source: str, exempt: str) -> str:
+    """CTEs `beat` and `viewing_events`: for a beat that reached a threshold,
+    record_viewing_event() (migration 0010) marks every threshold reached and writes the event
+    of the beat's own state (the lowest it reached) when that mark is new. The statement must
+    read `viewing_events` (`VIEWING_EVENTS_READ`), or PostgreSQL never runs it: a beat that
+    reached nothing never calls the function, so it opens neither the marks nor the outbox."""
+    return f"""{beat_state(source, exempt)}, viewing_events AS (
+    SELECT record_viewing_event(
+               :profile_id, :day, beat.state, beat.left_s, beat.blocked, beat.shown,
+               CASE
                    WHEN beat.state = '{Enforcement.blocked}' AND :halt_reason IS NOT NULL
                      THEN :halt_reason
                    WHEN NOT beat.exempt AND beat.limit_left IS NOT NULL
                         AND (beat.window_left IS NULL OR beat.limit_left <= beat.window_left)
                      THEN '{LIMIT}'
                    ELSE '{HOURS}'
-               END) AS data,
-           :now::timestamptz AS at
-    FROM marked JOIN beat ON beat.state = marked.threshold
-    CROSS JOIN LATERAL ({profile}) AS p
+               END,
+               :now) AS written
+    FROM beat
+    WHERE beat.state IS NOT NULL
 )"""
+
+
+# A column of the statement's final SELECT that makes PostgreSQL run `viewing_events`.
+VIEWING_EVENTS_READ = "(SELECT sum(written) FROM viewing_events) AS events_written"
 
 
 def write_events(*sources: str) -> str:
