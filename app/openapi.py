@@ -8,35 +8,54 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app import schemas as s
 from app.endpoints.access import Access
+from app.operation_docs import DESCRIPTIONS as OPERATIONS
 from app.routes import Endpoint
 
+
+def _text(description: str, example: str) -> dict[str, Any]:
+    return {"type": "string", "description": description, "examples": [example]}
+
+
+def _fixed(schema: dict[str, Any], description: str, example: Any) -> dict[str, Any]:
+    return {**schema, "description": description, "examples": [example]}
+
+
+_UNAVAILABLE = "Viewing-time enforcement is unavailable"
+_NO_CHECK = "Always null: nothing could be checked"
 # The error bodies the service sends (app/http_errors.py), as components of the document.
-_TEXT = {"type": "string"}
 ERRORS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object", "required": ["detail"],
         "description": "Every error: `detail` is a sentence for people; `code` (on 409s) is "
                        "for programs.",
         "properties": {
-            "detail": {**_TEXT, "description": "What went wrong, in one sentence"},
-            "code": {**_TEXT, "description": "A stable name for the conflict (409), e.g. "
-                                             "`session_ended`, `session_title_mismatch`"},
-            "reason": {**_TEXT, "description": "Why a session ended (409 `session_ended`): "
-                                               "`stopped_by_parent`"},
-            "locked_until": {**_TEXT, "format": "date-time",
-                             "description": "When a locked PIN opens again (403)"},
+            "detail": _text("What went wrong, in one sentence", "Session has ended"),
+            "code": _text("A stable name for the conflict (409), e.g. `session_ended`, "
+                          "`session_title_mismatch`", "session_ended"),
+            "reason": _text("Why a session ended (409 `session_ended`): `stopped_by_parent`",
+                            "stopped_by_parent"),
+            "locked_until": {**_text("When a locked PIN opens again (403), written with "
+                                     "`+00:00`", "2026-03-04T12:30:00+00:00"),
+                             "format": "date-time"},
         },
     },
     "ValidationError": {
         "type": "object", "required": ["detail", "errors"],
         "description": "422: every bad field, each with why.",
         "properties": {
-            "detail": {**_TEXT, "description": "The problems joined: `field: message; …`"},
-            "errors": {"type": "array", "items": {
-                "type": "object", "required": ["field", "message"],
-                "properties": {"field": {**_TEXT, "description": "Dotted path of the field"},
-                               "message": {**_TEXT, "description": "Why it was refused"}}}},
+            "detail": _text("The problems joined: `field: message; …`",
+                            "minutes: must be 15, 30 or 60"),
+            "errors": {"type": "array", "description": "Every bad field, each with why",
+                       "examples": [[{"field": "minutes", "message": "must be 15, 30 or 60"}]],
+                       "items": {
+                           "type": "object", "required": ["field", "message"],
+                           "properties": {
+                               "field": _text("Dotted path of the field (`body` for a wrong "
+                                              "Content-Type, the parameter for a bad path id)",
+                                              "allowed_hours.mon[0].end"),
+                               "message": _text("Why it was refused", "must be after start")}}},
         },
     },
     "HeartbeatUnavailable": {
@@ -44,21 +63,40 @@ ERRORS: dict[str, dict[str, Any]] = {
         "description": "503 from the heartbeat: the database could not be reached, so the "
                        "service fails closed and the player must stop.",
         "properties": {
-            "detail": _TEXT, "session_id": {"type": "null"},
-            "enforcement": {"const": "blocked"}, "reason": {"const": "enforcement_unavailable"},
-            "remaining_minutes": {"const": 0}, "used_minutes": {"type": "null"},
-            "is_educational": {"type": "null"}, "next_allowed_at": {"type": "null"},
+            "detail": _text("Why: the time could not be checked", _UNAVAILABLE),
+            "session_id": _fixed({"type": "null"}, _NO_CHECK, None),
+            "enforcement": _fixed({"const": "blocked"}, "Always `blocked`: stop playback",
+                                  "blocked"),
+            "reason": _fixed({"const": "enforcement_unavailable"},
+                             "Always `enforcement_unavailable`", "enforcement_unavailable"),
+            "remaining_minutes": _fixed({"const": 0}, "Always 0", 0),
+            "used_minutes": _fixed({"type": "null"}, _NO_CHECK, None),
+            "is_educational": _fixed({"type": "null"}, _NO_CHECK, None),
+            "next_allowed_at": _fixed({"type": "null"}, _NO_CHECK, None),
         },
     },
     "EligibilityUnavailable": {
         "type": "object", "required": ["detail", "eligible", "reason"],
         "description": "503 from playback eligibility: fail closed, playback may not start.",
         "properties": {
-            "detail": _TEXT, "eligible": {"const": False},
-            "remaining_minutes": {"const": 0}, "reason": {"const": "enforcement_unavailable"},
-            "next_reset_at": {"type": "null"}, "next_allowed_at": {"type": "null"},
+            "detail": _text("Why: the time could not be checked", _UNAVAILABLE),
+            "eligible": _fixed({"const": False}, "Always false: playback may not start", False),
+            "remaining_minutes": _fixed({"const": 0}, "Always 0", 0),
+            "reason": _fixed({"const": "enforcement_unavailable"},
+                             "Always `enforcement_unavailable`", "enforcement_unavailable"),
+            "next_reset_at": _fixed({"type": "null"}, _NO_CHECK, None),
+            "next_allowed_at": _fixed({"type": "null"}, _NO_CHECK, None),
         },
     },
+}
+# The path parameters: what each names, and an example.
+PATH_PARAMETERS: dict[str, tuple[str, str]] = {
+    "profile_id": ("The profile's id (a device token: its own profile only)", s.PROFILE_ID),
+    "title_id": ("The title's id", s.TITLE_ID),
+    "session_id": ("The viewing session's id, as the heartbeat answered it", s.SESSION_ID),
+    "request_id": ("The time request's id", s.REQUEST_ID),
+    "webhook_id": ("The webhook subscription's id", s.WEBHOOK_ID),
+    "device_id": ("The paired device's id", s.DEVICE_ID),
 }
 DESCRIPTIONS = {400: "The body is not JSON, or a required step is missing", 401:
                 "Missing, malformed or expired bearer token", 403: "Forbidden for this caller",
@@ -104,17 +142,40 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def model_example(model: type[BaseModel]) -> dict[str, Any] | None:
+    """The example a model gives in its config (app/schemas.py), if any."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    first = examples[0] if isinstance(examples, list) and examples else None
+    return first if isinstance(first, dict) else None
+
+
+def _query_parameter(name: str, schema: dict[str, Any], required: bool,
+                     example: dict[str, Any]) -> dict[str, Any]:
+    schema = dict(schema)
+    parameter = {"name": name, "in": "query", "required": required,
+                 "description": schema.pop("description", "")}
+    if name in example:
+        parameter["example"] = example[name]
+    return {**parameter, "schema": schema}
+
+
 def _operation(e: Endpoint) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": e.summary, "operationId": e.handler.__name__}
+    name = e.handler.__name__
+    op: dict[str, Any] = {"summary": e.summary, "description": OPERATIONS.get(name, ""),
+                          "operationId": name}
     params = re.findall(r"{(\w+)}", e.path)
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
+                             "description": PATH_PARAMETERS[p][0],
+                             "example": PATH_PARAMETERS[p][1],
                              "schema": {"type": "string", "format": "uuid"}} for p in params]
     if e.query is not None:
         query = e.query.model_json_schema()
+        example = model_example(e.query) or {}
         op.setdefault("parameters", []).extend(
-            {"name": name, "in": "query", "required": name in query.get("required", []),
-             "schema": schema} for name, schema in query["properties"].items())
+            _query_parameter(param, schema, param in query.get("required", []), example)
+            for param, schema in query["properties"].items())
     if e.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _ref(e.body)}}}
@@ -122,6 +183,9 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     if e.response is not None:
         schema = {"type": "array", "items": _ref(e.response)} if e.many else _ref(e.response)
         ok["content"] = {"application/json": {"schema": schema}}
+        answered = model_example(e.response)
+        if answered is not None:
+            ok["content"]["application/json"]["example"] = [answered] if e.many else answered
     responses: dict[str, Any] = {str(e.status): ok}
     signed_in = e.access is not Access.anonymous
     codes = set(e.errors) | ({401} if signed_in else set()) | ({400, 413, 422} if e.body else set())
@@ -172,6 +236,17 @@ def _nullable(schema: dict[str, Any]) -> bool:
             or any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", [])))
 
 
+def _with_property_examples(schema: dict[str, Any]) -> dict[str, Any]:
+    """A property without an example of its own shows its value in the model's example."""
+    examples = schema.get("examples")
+    if not (isinstance(examples, list) and examples and isinstance(examples[0], dict)):
+        return schema
+    properties = {name: prop if "example" in prop or "examples" in prop
+                  or name not in examples[0] else {**prop, "examples": [examples[0][name]]}
+                  for name, prop in schema.get("properties", {}).items()}
+    return {**schema, "properties": properties}
+
+
 def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     models = {m for e in endpoints for m in (e.body, e.response) if m is not None}
     _, definitions = models_json_schema(
@@ -187,6 +262,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "viewing-time-service", "version": "1.0.0"},
         "paths": paths,
-        "components": {"schemas": {**definitions.get("$defs", {}), **ERRORS},
+        "components": {"schemas": {**{name: _with_property_examples(schema) for name, schema
+                                      in definitions.get("$defs", {}).items()}, **ERRORS},
                        "securitySchemes": SCHEMES},
     })

@@ -30,6 +30,8 @@ TITLES_UPSERT_PATH = f"{API}/admin/titles"
 ANYONE, ADMIN, SHARED, PLAYER = Access.anonymous, Access.admin, Access.shared, Access.player
 
 
+# Each documented operation's description in /openapi.json is in app/operation_docs.py, under
+# its handler's name (the operationId).
 @dataclass(frozen=True)
 class Endpoint:
     method: str

@@ -1,5 +1,6 @@
 """/openapi.json: valid OpenAPI 3.1 (checked by openapi-spec-validator, not by us), with the
-ranges the service enforces and the tokens each endpoint takes."""
+ranges the service enforces and the tokens each endpoint takes, and a description and an
+example for every operation, field and parameter (issue 16)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from openapi_spec_validator import validate
 from app.domain.errors import EnforcementUnavailable
 from app.endpoints.access import Access
 from app.http_errors import domain_response
+from app.openapi import model_example
 from app.routes import ENDPOINTS
 from tests.support.api import API
 
@@ -104,3 +106,59 @@ async def test_a_bad_path_id_is_a_422_of_the_same_shape_as_a_bad_body(client, pa
     assert r.json()["errors"] == [{"field": r.json()["detail"].split(":")[0],
                                    "message": "must be a UUID"}]
     _conforms(document, "ValidationError", r.json())
+
+
+def _has_example(node: dict) -> bool:
+    return "example" in node or bool(node.get("examples"))
+
+
+def _undocumented(document: dict) -> list[str]:
+    """Every operation without a description or (a body answered) a success example, every
+    property of a component schema and every parameter without a description or an example."""
+    missing = []
+    for e in (e for e in ENDPOINTS if e.documented):
+        where = f"{e.method} {e.path}"
+        operation = document["paths"][e.path][e.method.lower()]
+        if not operation.get("description", "").strip():
+            missing.append(f"{where}: description")
+        success = operation["responses"][str(e.status)].get("content", {})
+        if any(not _has_example(media) for media in success.values()):
+            missing.append(f"{where}: success example")
+        for parameter in operation.get("parameters", []):
+            name = f"{where} ?{parameter['name']}"
+            if not parameter.get("description", "").strip():
+                missing.append(f"{name}: description")
+            if not (_has_example(parameter) or _has_example(parameter["schema"])):
+                missing.append(f"{name}: example")
+    for model, schema in document["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            if not prop.get("description", "").strip():
+                missing.append(f"{model}.{field}: description")
+            if not _has_example(prop):
+                missing.append(f"{model}.{field}: example")
+    return missing
+
+
+async def test_every_operation_field_and_parameter_has_a_description_and_an_example(document):
+    assert _undocumented(document) == []
+    validate(document)
+
+
+async def test_the_check_notices_one_missing_description_or_example(document):
+    heartbeat = document["components"]["schemas"]["HeartbeatRequest"]["properties"]
+    del heartbeat["title_id"]["description"]
+    del document["paths"][f"{API}/titles"]["get"]["parameters"][1]["example"]
+    assert _undocumented(document) == ["GET /api/v1/titles ?limit: example",
+                                       "HeartbeatRequest.title_id: description"]
+
+
+async def test_the_examples_are_valid_values(document):
+    """Against the document's schemas, and through the models' own validators: the fuzzer may
+    send a request example as it is."""
+    for name, schema in document["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            _conforms(document, name, example)
+    for e in ENDPOINTS:
+        for model in (e.body, e.response, e.query):
+            if model is not None:
+                model.model_validate_json(json.dumps(model_example(model)))
