@@ -23,11 +23,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from app.domain.schedules import WEEKDAYS
 from app.domain.viewing_day import DayRule
+from app.domain.webhooks import EVENT_TYPES
 
-EVENT_TYPES = ["viewing.warning_15", "viewing.warning_5", "viewing.blocked",
-               "time_request.created", "time_request.expired", "grant.created", "pin.locked",
-               "session.superseded"]
 WARNING_SECONDS = 15 * 60
+
+
+class _Server(ThreadingHTTPServer):
+    # A worker posts a batch at once: the default listen backlog (5) would refuse most of it,
+    # and the refused deliveries would wait for their retry.
+    request_queue_size = 256
 
 
 class Receiver:
@@ -50,10 +54,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        # A worker posts a batch at once: the default listen backlog (5) would refuse most of
-        # it, and the refused deliveries would wait for their retry.
-        ThreadingHTTPServer.request_queue_size = 256
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
@@ -78,7 +79,7 @@ async def subscribe_all(conn: asyncpg.Connection, accounts: list[uuid.UUID], url
     now = datetime.now(UTC)
     await conn.copy_records_to_table(
         "webhook_subscriptions",
-        records=[(uuid.uuid4(), a, url, EVENT_TYPES,
+        records=[(uuid.uuid4(), a, url, list(EVENT_TYPES),
                   "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(), now)
                  for a in accounts],
         columns=["id", "account_id", "url", "events", "secret", "created_at"])

@@ -17,7 +17,9 @@ from app.domain.balance import WARNING_MINUTES, Enforcement
 from app.domain.control import Reason
 from app.repositories.webhook_outbox import enqueue
 
-# Each threshold and the remaining seconds at or below which a beat reaches it.
+# Each threshold and the remaining seconds at or below which a beat reaches it (the grant's
+# re-arming reads them; record_viewing_event() of migration 0010 holds the same values, so a
+# change to WARNING_MINUTES needs a migration that replaces the function).
 THRESHOLDS = ", ".join(
     f"('{name}', {seconds})" for name, seconds in (
         (Enforcement.warning_15, WARNING_MINUTES[0] * 60),

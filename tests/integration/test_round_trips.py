@@ -12,6 +12,15 @@ from tests.support.db import fetch
 pytestmark = pytest.mark.anyio
 
 
+
+async def one_round_trip_beat(proxy, parent, *args, **kwargs):
+    """A heartbeat that answers 200 and costs exactly one round trip on the wire."""
+    before = proxy.round_trips
+    r = await parent.beat(*args, **kwargs)
+    assert r.status_code == 200, r.text
+    assert proxy.round_trips - before == 1
+    return r
+
 async def test_continuing_heartbeat_is_one_round_trip_and_first_beat_two(proxied, clock):
     proxy, client, container = proxied
     parent = await api.signed_up(client, "rt@example.com")
@@ -30,10 +39,7 @@ async def test_continuing_heartbeat_is_one_round_trip_and_first_beat_two(proxied
 
     for _ in range(5):
         clock.advance(30)
-        before = proxy.round_trips
-        r = await parent.beat(kid, titles.cartoon, session)
-        assert r.status_code == 200
-        assert proxy.round_trips - before == 1
+        r = await one_round_trip_beat(proxy, parent, kid, titles.cartoon, session)
 
     clock.advance(30)
     before = proxy.round_trips
@@ -110,10 +116,7 @@ async def test_a_heartbeat_with_a_schedule_is_still_one_round_trip(proxied, cloc
     states = []
     for _ in range(6):  # 12:02:00 .. 12:04:30: warning_5, then outside the hours
         clock.advance(30)
-        before = proxy.round_trips
-        r = await parent.beat(kid, titles.cartoon, session)
-        assert r.status_code == 200
-        assert proxy.round_trips - before == 1
+        r = await one_round_trip_beat(proxy, parent, kid, titles.cartoon, session)
         states.append(r.json()["enforcement"])
     assert states == ["warning_5", "warning_5", "blocked", "blocked", "blocked", "blocked"]
 
@@ -139,16 +142,11 @@ async def test_beats_that_write_webhook_events_are_still_one_round_trip(proxied,
     states = []
     for _ in range(30):  # 14.5 minutes left .. 0: crossing warning_5, then blocked
         clock.advance(30)
-        before = proxy.round_trips
-        r = await parent.beat(kid, titles.cartoon, session)
-        assert r.status_code == 200
-        assert proxy.round_trips - before == 1
+        r = await one_round_trip_beat(proxy, parent, kid, titles.cartoon, session)
         states.append(r.json()["enforcement"])
     assert states[-1] == "blocked" and "warning_5" in states
     clock.advance(30)
-    before = proxy.round_trips
-    assert (await parent.beat(kid, titles.cartoon, device_id="tablet")).status_code == 200
-    assert proxy.round_trips - before == 1
+    await one_round_trip_beat(proxy, parent, kid, titles.cartoon, device_id="tablet")
     written = [r["event_type"] for r in await fetch(
         database_url, "SELECT event_type FROM webhook_outbox ORDER BY id")]
     assert written == ["viewing.warning_15", "viewing.warning_5", "viewing.blocked",
