@@ -20,7 +20,7 @@ from app.services.clock import FrozenClock
 from containers import Container
 from tests.deploy.pgbouncer import PgBouncer, find_pgbouncer
 from tests.support import api
-from tests.support.apps import running_app
+from tests.support.apps import QUIET_BACKGROUND, running_app
 from tests.support.pgproxy import RoundTripProxy
 
 SERVER_POOL = 2  # server connections PgBouncer may open to the database
@@ -74,7 +74,7 @@ async def bounced(pgbouncer: PgBouncer, deploy_database_url: str,
     try:
         async with running_app(proxy.url, clock, db_statement_cache_size=0,
                                database_listen_url=deploy_database_url,
-                               db_pool_size=APP_POOL) as running:
+                               db_pool_size=APP_POOL, **QUIET_BACKGROUND) as running:
             yield running.client, running.container, proxy
     finally:
         await proxy.close()

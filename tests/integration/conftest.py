@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.services.clock import FrozenClock
-from tests.support.apps import running_app
+from tests.support.apps import QUIET_BACKGROUND, running_app
 from tests.support.db import truncate_all
 from tests.support.pgproxy import RoundTripProxy
 
@@ -16,7 +18,11 @@ async def proxied(database_url, clock: FrozenClock):  # type: ignore[no-untyped-
     proxy = RoundTripProxy(database_url)
     await proxy.up()
     try:
-        async with running_app(proxy.url, clock) as running:
+        async with running_app(proxy.url, clock, **QUIET_BACKGROUND) as running:
+            # The config listener connects and sends its LISTEN once, in the background: done
+            # before the test counts anything.
+            listener = await running.container.config_listener.async_()
+            await asyncio.wait_for(listener.listening.wait(), 5)
             yield proxy, running.client, running.container
     finally:
         await proxy.close()

@@ -12,6 +12,17 @@ from tests.support.db import fetch
 pytestmark = pytest.mark.anyio
 
 
+async def test_an_idle_app_sends_nothing_to_the_database(proxied):
+    """What the counts below measure is the beats alone: no background loop of the lifespan
+    (sweeps, the webhook worker's poll) talks to the database while a test runs. It failed when
+    the worker polled every second and a poll landed inside a counted beat now and then."""
+    import asyncio
+
+    proxy, _, _ = proxied
+    before = proxy.round_trips
+    await asyncio.sleep(1.5)
+    assert proxy.round_trips == before
+
 
 async def one_round_trip_beat(proxy, parent, *args, **kwargs):
     """A heartbeat that answers 200 and costs exactly one round trip on the wire."""

@@ -23,6 +23,13 @@ from containers import Container
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
 
+# For fixtures that count round trips on the wire: the lifespan's background loops (the sweeps,
+# the webhook worker's 1 s poll) would otherwise add their own, at random moments, to a beat's.
+QUIET_BACKGROUND: dict[str, object] = dict(sweep_interval_seconds=3600,
+                                           time_request_sweep_interval_seconds=60,
+                                           webhook_poll_seconds=3600)
+
+
 def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(database_url=database_url, jwt_secret=JWT_SECRET,
                                      bcrypt_rounds=4, db_pool_size=4,
