@@ -16,11 +16,14 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 
 from app.auth import on_auth_error
+from app.endpoints import viewing_time
+from app.endpoints.access import Access, guarded
+from app.hot_path import Handler, HotPath, bound, route_for
 from app.http_errors import EXCEPTION_HANDLERS
 from app.middleware import BodySizeLimit, SecurityHeaders
 from app.observability import RequestObserver
 from app.openapi import build_openapi
-from app.routes import ENDPOINTS, TITLES_UPSERT_PATH, routes
+from app.routes import ENDPOINTS, HEARTBEAT_PATH, TITLES_UPSERT_PATH, routes
 
 log = logging.getLogger(__name__)
 BULK_BODY_BYTES = 2 * 1024 * 1024  # 10,000 titles of up to ~200 bytes each
@@ -103,10 +106,20 @@ def create_app(container: Container | None = None) -> Starlette:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         ))
+    app_routes = routes(device_tokens_required=settings.device_tokens_required)
+
+    async def heartbeat_handler() -> Handler:
+        viewing = await container.viewing_time.async_()
+        return guarded(bound(viewing_time.beat, viewing=viewing), Access.player,
+                       device_tokens_required=settings.device_tokens_required)
+
+    middleware.append(Middleware(HotPath, route=route_for(app_routes, HEARTBEAT_PATH),
+                                 build=heartbeat_handler, backend=container.auth_backend(),
+                                 on_auth_error=on_auth_error,
+                                 exception_handlers=EXCEPTION_HANDLERS))
     middleware.append(Middleware(AuthenticationMiddleware, backend=container.auth_backend(),
                                  on_error=on_auth_error))
-    app = Starlette(routes=routes(device_tokens_required=settings.device_tokens_required),
-                    middleware=middleware,
+    app = Starlette(routes=app_routes, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.container = container
     app.state.openapi = build_openapi(ENDPOINTS)

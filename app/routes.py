@@ -26,6 +26,7 @@ from app.endpoints.access import Access, guarded
 API = "/api/v1"
 PC = f"{API}/parental-controls"
 TITLES_UPSERT_PATH = f"{API}/admin/titles"
+HEARTBEAT_PATH = f"{API}/viewing-time/heartbeat"
 # The default is Access.account: the parent's.
 ANYONE, ADMIN, SHARED, PLAYER = Access.anonymous, Access.admin, Access.shared, Access.player
 
@@ -69,7 +70,7 @@ ENDPOINTS: list[Endpoint] = [
              errors=(422,), access=SHARED, query=s.TitlesQuery),
     Endpoint("GET", f"{API}/titles/{{title_id}}", catalog.get_title, "One title",
              response=s.TitleOut, errors=(404,), access=SHARED),
-    Endpoint("POST", f"{API}/viewing-time/heartbeat", viewing_time.heartbeat,
+    Endpoint("POST", HEARTBEAT_PATH, viewing_time.heartbeat,
              "Report watching; answers the enforcement state", s.HeartbeatRequest,
              s.HeartbeatResponse, errors=(403, 404, 409, 422, 503), access=PLAYER),
     Endpoint("POST", f"{API}/viewing-time/session/{{session_id}}/end", viewing_time.end_session,

@@ -20,6 +20,13 @@ from app.services.viewing_time import ViewingTimeService
 @inject
 async def heartbeat(request: Request,
                     viewing: ViewingTimeService = Provide["viewing_time"]) -> Response:
+    """The route table's heartbeat (its OpenAPI operation, 405 for other methods). The served
+    app answers it through app.hot_path.HotPath, which calls `beat` with the service resolved
+    once instead of on every call."""
+    return await beat(request, viewing)
+
+
+async def beat(request: Request, viewing: ViewingTimeService) -> Response:
     who = caller(request)
     device = who.device
     body: BeatBody = await parse_body(request, HeartbeatRequest if device is None else BeatBody)
