@@ -3,9 +3,9 @@
 Why: CPython's cyclic collector runs a young-generation pass every 700 net allocations and, every
 hundred of those, a full pass over every tracked object, and the imported framework stack
 (SQLAlchemy, pydantic, Starlette) is a few hundred thousand of them. Measured in process with a
-real database (bench/README.md), the collector took ~135 µs of CPU per heartbeat, a sixth of the
-service's; after `freeze()` (those start-up objects are left out of every later pass) and a
-young-generation threshold of 10,000 it took ~1 µs. A heartbeat leaves almost nothing behind, so
+real database (`python -m bench.inprocess [--served]`), the collector took ~120 µs of CPU per
+heartbeat, a sixth of the service's; after `freeze()` (those start-up objects are left out of
+every later pass) and a young-generation threshold of 10,000 it took ~25 µs. A heartbeat leaves almost nothing behind, so
 the larger threshold does not let garbage pile up; reference counting frees nearly everything
 at once anyway, and the collector still runs, just less often.
 
