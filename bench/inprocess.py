@@ -23,10 +23,9 @@ from typing import Any
 
 import orjson
 import uvloop
-from starlette.types import ASGIApp
-
 from app.gc_tuning import tune_for_serving
 from app.services.clock import FrozenClock
+from starlette.types import ASGIApp
 from tests.support import api
 from tests.support.apps import QUIET_BACKGROUND, running_app
 from tests.support.db import scratch_database
