@@ -101,11 +101,12 @@ class Bench:
 
     # --- processes ---------------------------------------------------------------------------
 
-    def service(self, *, log_level: str = "INFO", name: str = "service",
+    def service(self, *, log_level: str = "INFO", name: str = "service", workers: int = 1,
                 **env: str) -> Server:
         server = Server(name, [tools.python(), "-m", "app", "serve", "--host", "127.0.0.1",
-                               "--port", str(port := tools.free_port()), "--workers", "1"],
-                        port=port, log_dir=self.workdir, env={
+                               "--port", str(port := tools.free_port()),
+                               "--workers", str(workers)],
+                        port=port, log_dir=self.workdir, workers=workers, env={
                             "DATABASE_URL": self.db_url, "JWT_SECRET": SECRET,
                             "LOG_LEVEL": log_level, "DB_POOL_SIZE": str(self.args.pool),
                             # Sessions stay open between rounds; no background sweeps.
@@ -116,12 +117,12 @@ class Bench:
         server.wait_ready("/readyz")
         return server
 
-    def ceiling(self) -> Server:
+    def ceiling(self, workers: int = 1) -> Server:
         server = Server("ceiling", [tools.python(), "-m", "uvicorn", "bench.yardstick:app",
                                     "--host", "127.0.0.1", "--port", str(port := tools.free_port()),
-                                    "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-                                    "--no-access-log", "--log-level", "warning"],
-                        port=port, log_dir=self.workdir,
+                                    "--workers", str(workers), "--loop", "uvloop", "--http",
+                                    "httptools", "--no-access-log", "--log-level", "warning"],
+                        port=port, log_dir=self.workdir, workers=workers,
                         env={"DATABASE_URL": self.db_url, "DB_POOL_SIZE": str(self.args.pool)})
         server.wait_ready("/nodb", method="POST", body=b'{"profile_id": "x"}')
         return server
@@ -149,19 +150,35 @@ class Bench:
         seconds, size = self.args.warmup, -1
         for _ in range(10):
             load = self.load(server, HEARTBEAT, seconds)
-            cache = self.admin(server)["config_cache"]
-            if cache["current_size"] >= min(len(self.viewers), cache["max_size"]):
+            cached, capacity = self.cache_fill(server)
+            wanted = server.workers * min(len(self.viewers), capacity)
+            if cached >= wanted:
                 return
-            if cache["current_size"] <= size:  # no longer growing (TTL expiry keeps pace)
-                print(f"  warm-up: {cache['current_size']:,} of {len(self.viewers):,} configs "
-                      "cached", flush=True)
+            if cached <= size:  # no longer growing (TTL expiry keeps pace)
+                print(f"  warm-up: {cached:,} of {wanted:,} configs cached", flush=True)
                 return
-            size = cache["current_size"]
+            size = cached
             seconds = max(seconds, 1.3 * len(self.viewers) / max(load.rps, 1) + 1)
         raise BenchError("the config cache never held every profile (CONFIG_CACHE_MAX_SIZE?)")
 
     def admin(self, server: Server) -> dict[str, Any]:
+        """The admin metrics of whichever worker answers (with one worker: the service's)."""
         return _get_json(server.url + "/api/v1/admin/metrics", self.admin_token)
+
+    def cache_fill(self, server: Server) -> tuple[int, int]:
+        """(configs cached, one worker's capacity). Several workers each have their own cache
+        and the admin metrics are one worker's, so then the cache sizes come from /metrics,
+        where prometheus-client's multiprocess mode sums them over the live workers."""
+        if server.workers == 1:
+            cache = self.admin(server)["config_cache"]
+            return int(cache["current_size"]), int(cache["max_size"])
+        with urllib.request.urlopen(server.url + "/metrics", timeout=30) as response:
+            lines = response.read().decode().splitlines()
+        gauges = {name: float(value) for name, _, value in
+                  (line.partition(" ") for line in lines if not line.startswith("#"))
+                  if name in ("vts_config_cache_size", "vts_config_cache_max_size")}
+        return (int(gauges.get("vts_config_cache_size", 0)),
+                int(gauges.get("vts_config_cache_max_size", 0)) // server.workers)
 
     # --- scenarios ---------------------------------------------------------------------------
 
@@ -178,11 +195,16 @@ class Bench:
             await webhooks.subscribe_all(self.conn, list(dict.fromkeys(
                 v.account_id for v in self.viewers)), self.receiver.url)
 
-    async def service_run(self, log_level: str, *, count: bool) -> tuple[Load, dict[str, Any]]:
+    async def service_run(self, log_level: str, *, count: bool,
+                          workers: int = 1) -> tuple[Load, dict[str, Any]]:
+        """One measured run of a fresh service. With several workers nothing of the admin
+        metrics is kept: each answer is one worker's."""
         await seed.refresh_sessions(self.conn, self.viewers)
-        server = self.service(log_level=log_level)
+        server = self.service(log_level=log_level, workers=workers)
         try:
             self.warm_up(server)
+            if workers > 1:
+                return self.load(server, HEARTBEAT, self.args.duration), {}
             primed = await self.prime_crossings()
             before = self.admin(server)
             if count:
@@ -240,42 +262,60 @@ class Bench:
 
         return summarise(raw, top=30) if raw.exists() else "py-spy recorded nothing"
 
-    def ceiling_run(self, path: str = "/heartbeat") -> Load:
-        server = self.ceiling()
+    def ceiling_run(self, path: str = "/heartbeat", workers: int = 1) -> Load:
+        server = self.ceiling(workers)
         try:
             return self.measure(server, path)
         finally:
             server.stop()
 
+    def round_order(self, r: int) -> list[str]:
+        """Targets of round r: service and ceiling swap places each round, so neither always
+        runs first after a pause; the 2-worker pair (--workers-row) likewise."""
+        order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service", "quiet"]
+        if self.args.workers_row:
+            order += ["service2", "ceiling2"] if r % 2 == 0 else ["ceiling2", "service2"]
+        return order
+
+    async def run_target(self, target: str, r: int) -> tuple[Load, dict[str, Any]]:
+        """One server start and measured run of `target` (names as in `round_order`)."""
+        if target.startswith("ceiling"):
+            return self.ceiling_run(workers=2 if target == "ceiling2" else 1), {}
+        if target == "service2":
+            return await self.service_run("INFO", count=False, workers=2)
+        return await self.service_run("INFO" if target == "service" else "WARNING",
+                                      count=r == 0 and target == "service")
+
+    @staticmethod
+    def count_cache(cache: dict[str, int], extra: dict[str, Any]) -> None:
+        """Add one run's config-cache hits and misses, heartbeats and round trips (from the
+        admin metrics before and after it) to `cache`."""
+        b, a = extra["before"], extra["after"]
+        cache["hits"] += a["config_cache"]["total_hits"] - b["config_cache"]["total_hits"]
+        cache["misses"] += a["config_cache"]["total_misses"] - b["config_cache"]["total_misses"]
+        cache["beats"] += a["heartbeat"]["total_processed"] - b["heartbeat"]["total_processed"]
+        cache["trips"] += round(a["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                * a["heartbeat"]["total_processed"]
+                                - b["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                * b["heartbeat"]["total_processed"])
+
     async def steady(self) -> None:
-        runs: dict[str, list[Load]] = {"service": [], "ceiling": [], "quiet": []}
-        ratios: list[float] = []
+        runs: dict[str, list[Load]] = {"service": [], "ceiling": [], "quiet": [], "service2": [],
+                                       "ceiling2": []}
+        ratios: dict[str, list[float]] = {"service": [], "service2": []}
         counted: dict[str, Any] = {}
         cache = {"hits": 0, "misses": 0, "beats": 0, "trips": 0}
         for r in range(self.args.rounds):
-            order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service",
-                                                                         "quiet"]
-            for target in order:
+            for target in self.round_order(r):
                 print(f"  round {r + 1}/{self.args.rounds}: {target} …", flush=True)
-                if target == "ceiling":
-                    runs["ceiling"].append(self.ceiling_run())
-                    continue
-                load, extra = await self.service_run("INFO" if target == "service" else
-                                                     "WARNING", count=r == 0 and
-                                                     target == "service")
+                load, extra = await self.run_target(target, r)
                 runs[target].append(load)
                 counted.update({k: v for k, v in extra.items() if k == "statements"})
-                b, a = extra["before"], extra["after"]
-                cache["hits"] += a["config_cache"]["total_hits"] - b["config_cache"]["total_hits"]
-                cache["misses"] += (a["config_cache"]["total_misses"]
-                                    - b["config_cache"]["total_misses"])
-                beats = a["heartbeat"]["total_processed"] - b["heartbeat"]["total_processed"]
-                cache["beats"] += beats
-                cache["trips"] += round(a["heartbeat"]["avg_db_ops_per_heartbeat"]
-                                        * a["heartbeat"]["total_processed"]
-                                        - b["heartbeat"]["avg_db_ops_per_heartbeat"]
-                                        * b["heartbeat"]["total_processed"])
-            ratios.append(runs["service"][-1].rps / runs["ceiling"][-1].rps)
+                if "before" in extra:
+                    self.count_cache(cache, extra)
+            for target, ceiling in (("service", "ceiling"), ("service2", "ceiling2")):
+                if len(runs[target]) > r:
+                    ratios[target].append(runs[target][-1].rps / runs[ceiling][-1].rps)
         self.hot_updates = [(r["relname"], r["n_tup_upd"], r["n_tup_hot_upd"]) for r in
                             await self.conn.fetch(
             "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN "
@@ -287,43 +327,38 @@ class Bench:
             print("  profiling the service …", flush=True)
             self.profile = await self.py_spy()
 
-    def report_steady(self, runs: dict[str, list[Load]], ratios: list[float], nodb: Load,
-                      counted: dict[str, Any], cache: dict[str, int]) -> None:
-        def med(loads: list[Load], attr: str) -> float:
-            return statistics.median(getattr(x, attr) for x in loads)
-
+    def report_steady(self, runs: dict[str, list[Load]], ratios: dict[str, list[float]],
+                      nodb: Load, counted: dict[str, Any], cache: dict[str, int]) -> None:
         rows = [("heartbeat: the service (LOG_LEVEL=INFO)", runs["service"]),
                 ("ceiling: bench/yardstick.py, 1 upsert", runs["ceiling"]),
                 ("heartbeat, no access log (LOG_LEVEL=WARNING)", runs["quiet"]),
+                ("heartbeat, 2 workers", runs["service2"]),
+                ("ceiling, 2 workers", runs["ceiling2"]),
                 ("ceiling without the database (1 run)", [nodb])]
         out = self.lines
         out.append(f"{'run':<46}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'CPU µs/req':>11}"
                    f"{'PG µs/req':>10}{'errors':>7}   req/s per round")
-        for label, loads in rows:
-            out.append(f"{label:<46}{med(loads, 'rps'):>7,.0f}{med(loads, 'p50_ms'):>8.1f}"
-                       f"{med(loads, 'p99_ms'):>8.1f}{med(loads, 'cpu_us'):>11.0f}"
-                       f"{med(loads, 'db_cpu_us'):>10.0f}{sum(x.errors for x in loads):>7}   "
+        for label, loads in filter(lambda row: row[1], rows):
+            rps, p50, p99, cpu, db_cpu = (median_of(loads, attr) for attr in (
+                "rps", "p50_ms", "p99_ms", "cpu_us", "db_cpu_us"))
+            out.append(f"{label:<46}{rps:>7,.0f}{p50:>8.1f}{p99:>8.1f}{cpu:>11.0f}{db_cpu:>10.0f}"
+                       f"{sum(x.errors for x in loads):>7}   "
                        + " ".join(f"{x.rps:,.0f}" for x in loads))
         out.append("(CPU µs/req: the server's processes, every worker summed; PG µs/req: its "
                    "PostgreSQL backends; both per request, steadier than req/s on a shared "
                    "machine)")
-        ratio = statistics.median(ratios)
-        p50 = med(runs["service"], "p50_ms") / med(runs["ceiling"], "p50_ms")
+        p50 = median_of(runs["service"], "p50_ms") / median_of(runs["ceiling"], "p50_ms")
         out.append("")
-        out.append(f"heartbeat/ceiling req/s: {ratio:.2f} (median of rounds: "
-                   f"{' '.join(f'{x:.2f}' for x in ratios)}; target >= {RATIO_TARGET:.2f}, "
-                   f"aim {RATIO_AIM:.2f})")
+        out.append(ratio_line("heartbeat/ceiling req/s", ratios["service"]))
         out.append(f"heartbeat p50 / ceiling p50: {p50:.2f} (target <= 2)")
-        cpu = med(runs["service"], "cpu_us") / med(runs["ceiling"], "cpu_us")
-        out.append(f"service CPU per heartbeat / ceiling CPU per request: {cpu:.2f} "
-                   f"(server process; target <= {CPU_TARGET:g})")
-        db_cpu = med(runs["service"], "db_cpu_us") / max(med(runs["ceiling"], "db_cpu_us"), 1e-9)
-        out.append(f"PostgreSQL CPU per heartbeat / ceiling's per request: {db_cpu:.2f} "
-                   f"(its backends; target <= {DB_CPU_TARGET:g})")
-        info, quiet = med(runs["service"], "rps"), med(runs["quiet"], "rps")
+        out += cpu_lines(runs["service"], runs["ceiling"])
+        if ratios["service2"]:
+            out.append(ratio_line("2-worker heartbeat/ceiling req/s", ratios["service2"]))
+            out += cpu_lines(runs["service2"], runs["ceiling2"], "2 workers: ")
+        info, quiet = median_of(runs["service"], "rps"), median_of(runs["quiet"], "rps")
+        line_cpu = median_of(runs["service"], "cpu_us") - median_of(runs["quiet"], "cpu_us")
         out.append(f"access log line: {quiet / info - 1:+.1%} req/s without it; "
-                   f"{med(runs['service'], 'cpu_us') - med(runs['quiet'], 'cpu_us'):.0f} µs "
-                   "CPU per request")
+                   f"{line_cpu:.0f} µs CPU per request")
         if "statements" in counted:
             statements, top = counted["statements"]
             beats = runs["service"][0].requests
@@ -483,6 +518,30 @@ class Bench:
                           "configs (target <= 150 MB)")
 
 
+def median_of(loads: list[Load], attr: str) -> float:
+    """The median of one figure over a target's rounds."""
+    return statistics.median(getattr(x, attr) for x in loads)
+
+
+def ratio_line(label: str, ratios: list[float]) -> str:
+    """A req/s ratio against the ceiling: the median of the rounds' ratios, each round's own
+    pair (the two ran minutes apart at most, so the machine's other load mostly cancels)."""
+    return (f"{label}: {statistics.median(ratios):.2f} (median of rounds: "
+            f"{' '.join(f'{x:.2f}' for x in ratios)}; target >= {RATIO_TARGET:.2f}, "
+            f"aim {RATIO_AIM:.2f})")
+
+
+def cpu_lines(service: list[Load], ceiling: list[Load], prefix: str = "") -> list[str]:
+    """The service's CPU per heartbeat against the ceiling's per request, in the server's
+    processes and in PostgreSQL's backends."""
+    cpu = median_of(service, "cpu_us") / max(median_of(ceiling, "cpu_us"), 1e-9)
+    db_cpu = median_of(service, "db_cpu_us") / max(median_of(ceiling, "db_cpu_us"), 1e-9)
+    return [f"{prefix}service CPU per heartbeat / ceiling CPU per request: {cpu:.2f} "
+            f"(server processes; target <= {CPU_TARGET:g})",
+            f"{prefix}PostgreSQL CPU per heartbeat / ceiling's per request: {db_cpu:.2f} "
+            f"(its backends; target <= {DB_CPU_TARGET:g})"]
+
+
 def _machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
@@ -519,7 +578,8 @@ async def main(args: argparse.Namespace) -> int:
                       "token"
                       f"{', on a weekly schedule with a bedtime' if args.schedules else ''}"
                       f"{', every account subscribed to a webhook' if args.webhooks else ''}; "
-                      f"1 uvicorn worker (uvloop, httptools), DB_POOL_SIZE={args.pool}")
+                      f"1 uvicorn worker (uvloop, httptools; 2 in the 2-worker rows), "
+                      f"DB_POOL_SIZE={args.pool} (per worker)")
             for scenario in args.scenarios:
                 print(f"{scenario} …", flush=True)
                 await getattr(bench, scenario)()
@@ -565,6 +625,9 @@ def parser() -> argparse.ArgumentParser:
                    help="--webhooks: the share of children crossing in each run (0.05 of 2,048 "
                         "in 15 s is about 7 events/s, some 8 times a real evening's rate of "
                         "three crossings per child over two hours)")
+    p.add_argument("--workers-row", action=argparse.BooleanOptionalAction, default=True,
+                   help="steady: also the service and the ceiling with 2 uvicorn workers each, "
+                        "in every round (--no-workers-row: about 45 s less per round)")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
     p.add_argument("--rounds", type=int, default=3)

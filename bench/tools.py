@@ -95,14 +95,17 @@ class Server:
     """A uvicorn process on 127.0.0.1, its output in a log file."""
 
     def __init__(self, name: str, cmd: list[str], *, env: dict[str, str], port: int,
-                 log_dir: Path) -> None:
+                 log_dir: Path, workers: int = 1) -> None:
         self.name = name
         self.port = port
+        self.workers = workers  # uvicorn's --workers: what `cmd` asks for, for the reports
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
+        # Unset: one worker keeps its metrics in-process; several get a fresh directory from
+        # the service's CLI (a directory left from elsewhere would be summed into its counters).
         environment = {k: v for k, v in os.environ.items()
-                       if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}  # one worker: in-process
+                       if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}
         self._proc = subprocess.Popen(cmd, cwd=ROOT, env={**environment, **env},
                                       stdout=self._log, stderr=subprocess.STDOUT)
 
