@@ -2,6 +2,7 @@
 
     python -m bench.run [--duration 15] [--rounds 3] [--scenarios steady,pin,report]
     python -m bench.run --scenarios memory          # make bench-memory (slow: 1,000,000 beats)
+    python -m bench.run --scenarios soak            # make bench-soak (30 minutes of heartbeats)
 
 Creates a scratch database on BENCH_DATABASE_URL's server (else DATABASE_URL's, else
 postgres@127.0.0.1:5432, else the embedded one), migrates and seeds it, then runs each target
@@ -32,13 +33,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-from bench import history, seed, tools, webhooks
+from bench import history, seed, soak, tools, webhooks
 from bench.tools import BenchError, Load, Server
 
 SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 2
 HEARTBEAT = "/api/v1/viewing-time/heartbeat"
 PC = "/api/v1/parental-controls"
-SCENARIOS = ("steady", "pin", "report", "memory")
+SCENARIOS = ("steady", "pin", "report", "memory", "soak")
 DEFAULT_SCENARIOS = "steady,pin,report"
 # The targets, each judged against the ceiling in the same run (bench/README.md).
 RATIO_TARGET, RATIO_AIM = 0.65, 0.75  # heartbeat/ceiling req/s, 1 worker and 2 workers alike
@@ -522,6 +523,33 @@ class Bench:
                           f"after warm-up) after {sent:,} heartbeats with {cached:,} cached "
                           "configs (target <= 150 MB)")
 
+    async def soak(self) -> None:
+        """--soak-minutes of steady heartbeats on one service, one wrk run a minute, with the
+        hot tables, checkpoints and RSS snapshotted before, after every minute and at the end."""
+        await seed.refresh_sessions(self.conn, self.viewers)
+        server = self.service(log_level="WARNING")  # 30 minutes of access lines: GBs of log
+        try:
+            self.warm_up(server)
+            start = await soak.snapshot(self.conn, server.rss_mb()[0])
+            minutes: list[soak.Minute] = []
+            for i in range(self.args.soak_minutes):
+                load = self.load(server, HEARTBEAT, 60)
+                after = await soak.snapshot(self.conn, server.rss_mb()[0])
+                minutes.append(soak.Minute(load.rps, load.p50_ms, load.p99_ms, load.errors,
+                                           load.cpu_us, load.db_cpu_us, after))
+                print(soak.minute_line(i + 1, minutes[-1], minutes[-2].after if i else start),
+                      flush=True)
+            end = await soak.snapshot(self.conn, server.rss_mb()[0])
+        finally:
+            server.stop()
+        self.lines.append(f"soak: {len(minutes)} minutes of wrk -c{self.args.connections} "
+                          "heartbeats on one service (LOG_LEVEL=WARNING), one 60 s wrk run a "
+                          "minute (CPU: service/PostgreSQL µs per request):")
+        self.lines += [soak.minute_line(i + 1, m, minutes[i - 1].after if i else start)
+                       for i, m in enumerate(minutes)]
+        self.lines += soak.table_lines("start", start) + soak.table_lines("end", end)
+        self.lines += soak.growth_lines(start, end) + soak.findings(minutes, start, end)
+
 
 def median_of(loads: list[Load], attr: str) -> float:
     """The median of one figure over a target's rounds."""
@@ -642,6 +670,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of both servers")
     p.add_argument("--history-sessions", type=int, default=1_000_000)
     p.add_argument("--memory-beats", type=int, default=1_000_000)
+    p.add_argument("--soak-minutes", type=int, default=30,
+                   help="soak: minutes of steady heartbeats (one line each)")
     p.add_argument("--setup-sql", action="append", default=[], metavar="SQL",
                    help="run on the benchmark database after seeding (repeatable), to try a "
                         "schema change against the same load")
