@@ -272,9 +272,10 @@ class Bench:
 
     def round_order(self, r: int) -> list[str]:
         """Targets of round r: service and ceiling swap places each round, so neither always
-        runs first after a pause; the 2-worker pair (--workers-row) likewise."""
+        runs first after a pause; the 2-worker pair likewise, in the first --workers-rounds
+        rounds (each pair adds some 80 s: all rounds would take `make bench` past 12 minutes)."""
         order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service", "quiet"]
-        if self.args.workers_row:
+        if self.args.workers_row and r < self.args.workers_rounds:
             order += ["service2", "ceiling2"] if r % 2 == 0 else ["ceiling2", "service2"]
         return order
 
@@ -659,8 +660,10 @@ def parser() -> argparse.ArgumentParser:
                         "in 15 s is about 7 events/s, some 8 times a real evening's rate of "
                         "three crossings per child over two hours)")
     p.add_argument("--workers-row", action=argparse.BooleanOptionalAction, default=True,
-                   help="steady: also the service and the ceiling with 2 uvicorn workers each, "
-                        "in every round (--no-workers-row: about 45 s less per round)")
+                   help="steady: also the service and the ceiling with 2 uvicorn workers each "
+                        "(--no-workers-row: some 80 s less per round that has them)")
+    p.add_argument("--workers-rounds", type=int, default=2,
+                   help="steady: how many of the rounds (the first) have the 2-worker pair")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
     p.add_argument("--rounds", type=int, default=3)
