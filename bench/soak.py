@@ -53,7 +53,9 @@ async def snapshot(conn: asyncpg.Connection, rss_mb: float) -> Snapshot:
     """Fresh statistics (the counters are cached per transaction: cleared first)."""
     await conn.execute("SELECT pg_stat_clear_snapshot()")
     rows = await conn.fetch(TABLES_SQL, list(HOT_TABLES))
-    return Snapshot({r["name"]: r for r in rows}, await conn.fetchrow(BGWRITER_SQL), rss_mb)
+    bgwriter = await conn.fetchrow(BGWRITER_SQL)
+    assert bgwriter is not None  # the view has exactly one row
+    return Snapshot({r["name"]: r for r in rows}, bgwriter, rss_mb)
 
 
 @dataclass
