@@ -273,7 +273,8 @@ class Bench:
     def round_order(self, r: int) -> list[str]:
         """Targets of round r: service and ceiling swap places each round, so neither always
         runs first after a pause; the 2-worker pair likewise, in the first --workers-rounds
-        rounds (each pair adds some 80 s: all rounds would take `make bench` past 12 minutes)."""
+        rounds (each pair is two more starts, warm-ups and runs: in all three rounds they would
+        take `make bench` well past the 9 minutes it took without them)."""
         order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service", "quiet"]
         if self.args.workers_row and r < self.args.workers_rounds:
             order += ["service2", "ceiling2"] if r % 2 == 0 else ["ceiling2", "service2"]
@@ -661,7 +662,7 @@ def parser() -> argparse.ArgumentParser:
                         "three crossings per child over two hours)")
     p.add_argument("--workers-row", action=argparse.BooleanOptionalAction, default=True,
                    help="steady: also the service and the ceiling with 2 uvicorn workers each "
-                        "(--no-workers-row: some 80 s less per round that has them)")
+                        "(--no-workers-row: two server runs less per round that has them)")
     p.add_argument("--workers-rounds", type=int, default=2,
                    help="steady: how many of the rounds (the first) have the 2-worker pair")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
