@@ -549,6 +549,7 @@ class Bench:
                           "minute (CPU: service/PostgreSQL µs per request):")
         self.lines += [soak.minute_line(i + 1, m, minutes[i - 1].after if i else start)
                        for i, m in enumerate(minutes)]
+        self.lines.append(await soak.settings_line(self.conn))
         self.lines += soak.table_lines("start", start) + soak.table_lines("end", end)
         self.lines += soak.growth_lines(start, end) + soak.findings(minutes, start, end)
 

@@ -33,6 +33,19 @@ BGWRITER_SQL = """
     FROM pg_stat_bgwriter
 """
 
+# The server's settings that decide what a long run leaves behind: printed with the soak, since
+# a development server may run without autovacuum (then only HOT pruning reclaims dead rows).
+SETTINGS = ("autovacuum", "autovacuum_naptime", "autovacuum_vacuum_threshold",
+            "autovacuum_vacuum_scale_factor", "checkpoint_timeout", "max_wal_size",
+            "shared_buffers", "bgwriter_lru_maxpages")
+
+
+async def settings_line(conn: asyncpg.Connection) -> str:
+    """The SETTINGS as SHOW prints them (with their units), one line."""
+    rows = await conn.fetch("SELECT name, current_setting(name) AS value FROM pg_settings "
+                            "WHERE name = ANY($1::text[]) ORDER BY name", list(SETTINGS))
+    return "  server: " + ", ".join(f"{r['name']}={r['value']}" for r in rows)
+
 
 @dataclass(frozen=True)
 class Snapshot:
