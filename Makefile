@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # restart scenario always); the image leaves it out
 EXTRAS := test,embedded
 
-.PHONY: run test test-slow lint bench bench-memory clean
+.PHONY: run test test-slow lint bench bench-memory bench-soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: $(VENV)/.bench-installed  ## the service against the one-round-trip ceili
 
 bench-memory: $(VENV)/.bench-installed  ## RSS after 1,000,000 heartbeats, 10,000 cached configs (slow)
 	$(PY) -m bench.run --scenarios memory $(BENCH_ARGS)
+
+bench-soak: $(VENV)/.bench-installed  ## 30 minutes of heartbeats: req/s a minute, table bloat, RSS (BENCH_ARGS=--soak-minutes N)
+	$(PY) -m bench.run --scenarios soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pgdata

@@ -2,6 +2,7 @@
 
     python -m bench.run [--duration 15] [--rounds 3] [--scenarios steady,pin,report]
     python -m bench.run --scenarios memory          # make bench-memory (slow: 1,000,000 beats)
+    python -m bench.run --scenarios soak            # make bench-soak (30 minutes of heartbeats)
 
 Creates a scratch database on BENCH_DATABASE_URL's server (else DATABASE_URL's, else
 postgres@127.0.0.1:5432, else the embedded one), migrates and seeds it, then runs each target
@@ -32,14 +33,18 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-from bench import seed, tools, webhooks
+from bench import history, seed, soak, tools, webhooks
 from bench.tools import BenchError, Load, Server
 
 SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 2
 HEARTBEAT = "/api/v1/viewing-time/heartbeat"
 PC = "/api/v1/parental-controls"
-SCENARIOS = ("steady", "pin", "report", "memory")
+SCENARIOS = ("steady", "pin", "report", "memory", "soak")
 DEFAULT_SCENARIOS = "steady,pin,report"
+# The targets, each judged against the ceiling in the same run (bench/README.md).
+RATIO_TARGET, RATIO_AIM = 0.65, 0.75  # heartbeat/ceiling req/s, 1 worker and 2 workers alike
+CPU_TARGET = 1.6  # the service's CPU per heartbeat, × the ceiling's per request
+DB_CPU_TARGET = 2.0  # PostgreSQL's CPU per heartbeat, × the ceiling's per request
 
 
 def _with_database(url: str, name: str) -> str:
@@ -97,11 +102,12 @@ class Bench:
 
     # --- processes ---------------------------------------------------------------------------
 
-    def service(self, *, log_level: str = "INFO", name: str = "service",
+    def service(self, *, log_level: str = "INFO", name: str = "service", workers: int = 1,
                 **env: str) -> Server:
         server = Server(name, [tools.python(), "-m", "app", "serve", "--host", "127.0.0.1",
-                               "--port", str(port := tools.free_port()), "--workers", "1"],
-                        port=port, log_dir=self.workdir, env={
+                               "--port", str(port := tools.free_port()),
+                               "--workers", str(workers)],
+                        port=port, log_dir=self.workdir, workers=workers, env={
                             "DATABASE_URL": self.db_url, "JWT_SECRET": SECRET,
                             "LOG_LEVEL": log_level, "DB_POOL_SIZE": str(self.args.pool),
                             # Sessions stay open between rounds; no background sweeps.
@@ -112,12 +118,12 @@ class Bench:
         server.wait_ready("/readyz")
         return server
 
-    def ceiling(self) -> Server:
+    def ceiling(self, workers: int = 1) -> Server:
         server = Server("ceiling", [tools.python(), "-m", "uvicorn", "bench.yardstick:app",
                                     "--host", "127.0.0.1", "--port", str(port := tools.free_port()),
-                                    "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-                                    "--no-access-log", "--log-level", "warning"],
-                        port=port, log_dir=self.workdir,
+                                    "--workers", str(workers), "--loop", "uvloop", "--http",
+                                    "httptools", "--no-access-log", "--log-level", "warning"],
+                        port=port, log_dir=self.workdir, workers=workers,
                         env={"DATABASE_URL": self.db_url, "DB_POOL_SIZE": str(self.args.pool)})
         server.wait_ready("/nodb", method="POST", body=b'{"profile_id": "x"}')
         return server
@@ -145,19 +151,35 @@ class Bench:
         seconds, size = self.args.warmup, -1
         for _ in range(10):
             load = self.load(server, HEARTBEAT, seconds)
-            cache = self.admin(server)["config_cache"]
-            if cache["current_size"] >= min(len(self.viewers), cache["max_size"]):
+            cached, capacity = self.cache_fill(server)
+            wanted = server.workers * min(len(self.viewers), capacity)
+            if cached >= wanted:
                 return
-            if cache["current_size"] <= size:  # no longer growing (TTL expiry keeps pace)
-                print(f"  warm-up: {cache['current_size']:,} of {len(self.viewers):,} configs "
-                      "cached", flush=True)
+            if cached <= size:  # no longer growing (TTL expiry keeps pace)
+                print(f"  warm-up: {cached:,} of {wanted:,} configs cached", flush=True)
                 return
-            size = cache["current_size"]
+            size = cached
             seconds = max(seconds, 1.3 * len(self.viewers) / max(load.rps, 1) + 1)
         raise BenchError("the config cache never held every profile (CONFIG_CACHE_MAX_SIZE?)")
 
     def admin(self, server: Server) -> dict[str, Any]:
+        """The admin metrics of whichever worker answers (with one worker: the service's)."""
         return _get_json(server.url + "/api/v1/admin/metrics", self.admin_token)
+
+    def cache_fill(self, server: Server) -> tuple[int, int]:
+        """(configs cached, one worker's capacity). Several workers each have their own cache
+        and the admin metrics are one worker's, so then the cache sizes come from /metrics,
+        where prometheus-client's multiprocess mode sums them over the live workers."""
+        if server.workers == 1:
+            cache = self.admin(server)["config_cache"]
+            return int(cache["current_size"]), int(cache["max_size"])
+        with urllib.request.urlopen(server.url + "/metrics", timeout=30) as response:
+            lines = response.read().decode().splitlines()
+        gauges = {name: float(value) for name, _, value in
+                  (line.partition(" ") for line in lines if not line.startswith("#"))
+                  if name in ("vts_config_cache_size", "vts_config_cache_max_size")}
+        return (int(gauges.get("vts_config_cache_size", 0)),
+                int(gauges.get("vts_config_cache_max_size", 0)) // server.workers)
 
     # --- scenarios ---------------------------------------------------------------------------
 
@@ -174,11 +196,16 @@ class Bench:
             await webhooks.subscribe_all(self.conn, list(dict.fromkeys(
                 v.account_id for v in self.viewers)), self.receiver.url)
 
-    async def service_run(self, log_level: str, *, count: bool) -> tuple[Load, dict[str, Any]]:
+    async def service_run(self, log_level: str, *, count: bool,
+                          workers: int = 1) -> tuple[Load, dict[str, Any]]:
+        """One measured run of a fresh service. With several workers nothing of the admin
+        metrics is kept: each answer is one worker's."""
         await seed.refresh_sessions(self.conn, self.viewers)
-        server = self.service(log_level=log_level)
+        server = self.service(log_level=log_level, workers=workers)
         try:
             self.warm_up(server)
+            if workers > 1:
+                return self.load(server, HEARTBEAT, self.args.duration), {}
             primed = await self.prime_crossings()
             before = self.admin(server)
             if count:
@@ -236,42 +263,62 @@ class Bench:
 
         return summarise(raw, top=30) if raw.exists() else "py-spy recorded nothing"
 
-    def ceiling_run(self, path: str = "/heartbeat") -> Load:
-        server = self.ceiling()
+    def ceiling_run(self, path: str = "/heartbeat", workers: int = 1) -> Load:
+        server = self.ceiling(workers)
         try:
             return self.measure(server, path)
         finally:
             server.stop()
 
+    def round_order(self, r: int) -> list[str]:
+        """Targets of round r: service and ceiling swap places each round, so neither always
+        runs first after a pause; the 2-worker pair likewise, in the first --workers-rounds
+        rounds (each pair is two more starts, warm-ups and runs: in all three rounds they would
+        take `make bench` well past the 9 minutes it took without them)."""
+        order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service", "quiet"]
+        if self.args.workers_row and r < self.args.workers_rounds:
+            order += ["service2", "ceiling2"] if r % 2 == 0 else ["ceiling2", "service2"]
+        return order
+
+    async def run_target(self, target: str, r: int) -> tuple[Load, dict[str, Any]]:
+        """One server start and measured run of `target` (names as in `round_order`)."""
+        if target.startswith("ceiling"):
+            return self.ceiling_run(workers=2 if target == "ceiling2" else 1), {}
+        if target == "service2":
+            return await self.service_run("INFO", count=False, workers=2)
+        return await self.service_run("INFO" if target == "service" else "WARNING",
+                                      count=r == 0 and target == "service")
+
+    @staticmethod
+    def count_cache(cache: dict[str, int], extra: dict[str, Any]) -> None:
+        """Add one run's config-cache hits and misses, heartbeats and round trips (from the
+        admin metrics before and after it) to `cache`."""
+        b, a = extra["before"], extra["after"]
+        cache["hits"] += a["config_cache"]["total_hits"] - b["config_cache"]["total_hits"]
+        cache["misses"] += a["config_cache"]["total_misses"] - b["config_cache"]["total_misses"]
+        cache["beats"] += a["heartbeat"]["total_processed"] - b["heartbeat"]["total_processed"]
+        cache["trips"] += round(a["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                * a["heartbeat"]["total_processed"]
+                                - b["heartbeat"]["avg_db_ops_per_heartbeat"]
+                                * b["heartbeat"]["total_processed"])
+
     async def steady(self) -> None:
-        runs: dict[str, list[Load]] = {"service": [], "ceiling": [], "quiet": []}
-        ratios: list[float] = []
+        runs: dict[str, list[Load]] = {"service": [], "ceiling": [], "quiet": [], "service2": [],
+                                       "ceiling2": []}
+        ratios: dict[str, list[float]] = {"service": [], "service2": []}
         counted: dict[str, Any] = {}
         cache = {"hits": 0, "misses": 0, "beats": 0, "trips": 0}
         for r in range(self.args.rounds):
-            order = ["service", "ceiling", "quiet"] if r % 2 == 0 else ["ceiling", "service",
-                                                                         "quiet"]
-            for target in order:
+            for target in self.round_order(r):
                 print(f"  round {r + 1}/{self.args.rounds}: {target} …", flush=True)
-                if target == "ceiling":
-                    runs["ceiling"].append(self.ceiling_run())
-                    continue
-                load, extra = await self.service_run("INFO" if target == "service" else
-                                                     "WARNING", count=r == 0 and
-                                                     target == "service")
+                load, extra = await self.run_target(target, r)
                 runs[target].append(load)
                 counted.update({k: v for k, v in extra.items() if k == "statements"})
-                b, a = extra["before"], extra["after"]
-                cache["hits"] += a["config_cache"]["total_hits"] - b["config_cache"]["total_hits"]
-                cache["misses"] += (a["config_cache"]["total_misses"]
-                                    - b["config_cache"]["total_misses"])
-                beats = a["heartbeat"]["total_processed"] - b["heartbeat"]["total_processed"]
-                cache["beats"] += beats
-                cache["trips"] += round(a["heartbeat"]["avg_db_ops_per_heartbeat"]
-                                        * a["heartbeat"]["total_processed"]
-                                        - b["heartbeat"]["avg_db_ops_per_heartbeat"]
-                                        * b["heartbeat"]["total_processed"])
-            ratios.append(runs["service"][-1].rps / runs["ceiling"][-1].rps)
+                if "before" in extra:
+                    self.count_cache(cache, extra)
+            for target, ceiling in (("service", "ceiling"), ("service2", "ceiling2")):
+                if len(runs[target]) > r:
+                    ratios[target].append(runs[target][-1].rps / runs[ceiling][-1].rps)
         self.hot_updates = [(r["relname"], r["n_tup_upd"], r["n_tup_hot_upd"]) for r in
                             await self.conn.fetch(
             "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN "
@@ -283,39 +330,38 @@ class Bench:
             print("  profiling the service …", flush=True)
             self.profile = await self.py_spy()
 
-    def report_steady(self, runs: dict[str, list[Load]], ratios: list[float], nodb: Load,
-                      counted: dict[str, Any], cache: dict[str, int]) -> None:
-        def med(loads: list[Load], attr: str) -> float:
-            return statistics.median(getattr(x, attr) for x in loads)
-
+    def report_steady(self, runs: dict[str, list[Load]], ratios: dict[str, list[float]],
+                      nodb: Load, counted: dict[str, Any], cache: dict[str, int]) -> None:
         rows = [("heartbeat: the service (LOG_LEVEL=INFO)", runs["service"]),
                 ("ceiling: bench/yardstick.py, 1 upsert", runs["ceiling"]),
                 ("heartbeat, no access log (LOG_LEVEL=WARNING)", runs["quiet"]),
+                ("heartbeat, 2 workers", runs["service2"]),
+                ("ceiling, 2 workers", runs["ceiling2"]),
                 ("ceiling without the database (1 run)", [nodb])]
         out = self.lines
         out.append(f"{'run':<46}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'CPU µs/req':>11}"
                    f"{'PG µs/req':>10}{'errors':>7}   req/s per round")
-        for label, loads in rows:
-            out.append(f"{label:<46}{med(loads, 'rps'):>7,.0f}{med(loads, 'p50_ms'):>8.1f}"
-                       f"{med(loads, 'p99_ms'):>8.1f}{med(loads, 'cpu_us'):>11.0f}"
-                       f"{med(loads, 'db_cpu_us'):>10.0f}{sum(x.errors for x in loads):>7}   "
+        for label, loads in filter(lambda row: row[1], rows):
+            rps, p50, p99, cpu, db_cpu = (median_of(loads, attr) for attr in (
+                "rps", "p50_ms", "p99_ms", "cpu_us", "db_cpu_us"))
+            out.append(f"{label:<46}{rps:>7,.0f}{p50:>8.1f}{p99:>8.1f}{cpu:>11.0f}{db_cpu:>10.0f}"
+                       f"{sum(x.errors for x in loads):>7}   "
                        + " ".join(f"{x.rps:,.0f}" for x in loads))
-        out.append("(CPU µs/req: the server process; PG µs/req: its PostgreSQL backends; both "
-                   "per request, steadier than req/s on a shared machine)")
-        ratio = statistics.median(ratios)
-        p50 = med(runs["service"], "p50_ms") / med(runs["ceiling"], "p50_ms")
+        out.append("(CPU µs/req: the server's processes, every worker summed; PG µs/req: its "
+                   "PostgreSQL backends; both per request, steadier than req/s on a shared "
+                   "machine)")
+        p50 = median_of(runs["service"], "p50_ms") / median_of(runs["ceiling"], "p50_ms")
         out.append("")
-        out.append(f"heartbeat/ceiling req/s: {ratio:.2f} (median of rounds: "
-                   f"{' '.join(f'{x:.2f}' for x in ratios)}; target >= 0.60)")
+        out.append(ratio_line("heartbeat/ceiling req/s", ratios["service"]))
         out.append(f"heartbeat p50 / ceiling p50: {p50:.2f} (target <= 2)")
-        cpu = med(runs["service"], "cpu_us") / med(runs["ceiling"], "cpu_us")
-        out.append(f"service CPU per heartbeat / ceiling CPU per request: {cpu:.2f} "
-                   f"(server process only; a 0.60 req/s ratio needs <= {1 / 0.6:.2f} when "
-                   "CPU-bound)")
-        info, quiet = med(runs["service"], "rps"), med(runs["quiet"], "rps")
+        out += cpu_lines(runs["service"], runs["ceiling"])
+        if ratios["service2"]:
+            out.append(ratio_line("2-worker heartbeat/ceiling req/s", ratios["service2"]))
+            out += cpu_lines(runs["service2"], runs["ceiling2"], "2 workers: ")
+        info, quiet = median_of(runs["service"], "rps"), median_of(runs["quiet"], "rps")
+        line_cpu = median_of(runs["service"], "cpu_us") - median_of(runs["quiet"], "cpu_us")
         out.append(f"access log line: {quiet / info - 1:+.1%} req/s without it; "
-                   f"{med(runs['service'], 'cpu_us') - med(runs['quiet'], 'cpu_us'):.0f} µs "
-                   "CPU per request")
+                   f"{line_cpu:.0f} µs CPU per request")
         if "statements" in counted:
             statements, top = counted["statements"]
             beats = runs["service"][0].requests
@@ -430,11 +476,11 @@ class Bench:
         server = self.service()
         try:
             today = datetime.now(UTC).date()
-            history = (f"{PC}/profiles/{family.children[0]}/history?"
-                       f"from_date={today - timedelta(days=89)}&to_date={today}")
+            history_path = (f"{PC}/profiles/{family.children[0]}/history?"
+                            f"from_date={today - timedelta(days=89)}&to_date={today}")
             timings = {}
             for label, path in (("weekly report, 10 children", f"{PC}/weekly-report"),
-                                ("history, 90 days of one child", history)):
+                                ("history, 90 days of one child", history_path)):
                 samples = []
                 for i in range(35):
                     started = time.perf_counter()
@@ -445,15 +491,20 @@ class Bench:
             queries = self.admin(server)["weekly_report"]["avg_queries_per_report"]
         finally:
             server.stop()
+        print("  history in PostgreSQL …", flush=True)
+        inside = await history.measure(
+            self.db_url, profile_id=family.children[0], first=today - timedelta(days=89),
+            last=today, owner=await self.conn.fetchval(
+                "SELECT account_id FROM profiles WHERE id = $1", family.children[0]))
         total = await self.conn.fetchval("SELECT count(*) FROM viewing_sessions")
         self.lines.append(f"reports ({total:,} sessions in the table, seeded in {seeded:.0f} s; "
                           "client-side over HTTP on 127.0.0.1, 30 requests each):")
         for label, samples in timings.items():
-            q = statistics.quantiles(samples, n=20)
-            self.lines.append(f"  {label:<32} p50 {statistics.median(samples):6.1f} ms   "
-                              f"p95 {q[18]:6.1f} ms")
+            p50, p95 = history.quantiles(samples)
+            self.lines.append(f"  {label:<32} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+        self.lines += history.lines(inside)
         self.lines.append(f"  queries per weekly report: {queries:g} (target <= 3; targets: "
-                          "report < 50 ms, history < 20 ms)")
+                          "report < 50 ms, history < 20 ms in PostgreSQL)")
 
     async def memory(self) -> None:
         beats = self.args.memory_beats
@@ -473,6 +524,58 @@ class Bench:
         self.lines.append(f"memory: RSS {rss:.0f} MB (peak {peak:.0f} MB, {start_rss:.0f} MB "
                           f"after warm-up) after {sent:,} heartbeats with {cached:,} cached "
                           "configs (target <= 150 MB)")
+
+    async def soak(self) -> None:
+        """--soak-minutes of steady heartbeats on one service, one wrk run a minute, with the
+        hot tables, checkpoints and RSS snapshotted before, after every minute and at the end."""
+        await seed.refresh_sessions(self.conn, self.viewers)
+        server = self.service(log_level="WARNING")  # 30 minutes of access lines: GBs of log
+        try:
+            self.warm_up(server)
+            start = await soak.snapshot(self.conn, server.rss_mb()[0])
+            minutes: list[soak.Minute] = []
+            for i in range(self.args.soak_minutes):
+                load = self.load(server, HEARTBEAT, 60)
+                after = await soak.snapshot(self.conn, server.rss_mb()[0])
+                minutes.append(soak.Minute(load.rps, load.p50_ms, load.p99_ms, load.errors,
+                                           load.cpu_us, load.db_cpu_us, after))
+                print(soak.minute_line(i + 1, minutes[-1], minutes[-2].after if i else start),
+                      flush=True)
+            end = await soak.snapshot(self.conn, server.rss_mb()[0])
+        finally:
+            server.stop()
+        self.lines.append(f"soak: {len(minutes)} minutes of wrk -c{self.args.connections} "
+                          "heartbeats on one service (LOG_LEVEL=WARNING), one 60 s wrk run a "
+                          "minute (CPU: service/PostgreSQL µs per request):")
+        self.lines += [soak.minute_line(i + 1, m, minutes[i - 1].after if i else start)
+                       for i, m in enumerate(minutes)]
+        self.lines.append(await soak.settings_line(self.conn))
+        self.lines += soak.table_lines("start", start) + soak.table_lines("end", end)
+        self.lines += soak.growth_lines(start, end) + soak.findings(minutes, start, end)
+
+
+def median_of(loads: list[Load], attr: str) -> float:
+    """The median of one figure over a target's rounds."""
+    return statistics.median(getattr(x, attr) for x in loads)
+
+
+def ratio_line(label: str, ratios: list[float]) -> str:
+    """A req/s ratio against the ceiling: the median of the rounds' ratios, each round's own
+    pair (the two ran minutes apart at most, so the machine's other load mostly cancels)."""
+    return (f"{label}: {statistics.median(ratios):.2f} (median of rounds: "
+            f"{' '.join(f'{x:.2f}' for x in ratios)}; target >= {RATIO_TARGET:.2f}, "
+            f"aim {RATIO_AIM:.2f})")
+
+
+def cpu_lines(service: list[Load], ceiling: list[Load], prefix: str = "") -> list[str]:
+    """The service's CPU per heartbeat against the ceiling's per request, in the server's
+    processes and in PostgreSQL's backends."""
+    cpu = median_of(service, "cpu_us") / max(median_of(ceiling, "cpu_us"), 1e-9)
+    db_cpu = median_of(service, "db_cpu_us") / max(median_of(ceiling, "db_cpu_us"), 1e-9)
+    return [f"{prefix}service CPU per heartbeat / ceiling CPU per request: {cpu:.2f} "
+            f"(server processes; target <= {CPU_TARGET:g})",
+            f"{prefix}PostgreSQL CPU per heartbeat / ceiling's per request: {db_cpu:.2f} "
+            f"(its backends; target <= {DB_CPU_TARGET:g})"]
 
 
 def _machine() -> str:
@@ -511,7 +614,8 @@ async def main(args: argparse.Namespace) -> int:
                       "token"
                       f"{', on a weekly schedule with a bedtime' if args.schedules else ''}"
                       f"{', every account subscribed to a webhook' if args.webhooks else ''}; "
-                      f"1 uvicorn worker (uvloop, httptools), DB_POOL_SIZE={args.pool}")
+                      f"1 uvicorn worker (uvloop, httptools; 2 in the 2-worker rows), "
+                      f"DB_POOL_SIZE={args.pool} (per worker)")
             for scenario in args.scenarios:
                 print(f"{scenario} …", flush=True)
                 await getattr(bench, scenario)()
@@ -557,6 +661,11 @@ def parser() -> argparse.ArgumentParser:
                    help="--webhooks: the share of children crossing in each run (0.05 of 2,048 "
                         "in 15 s is about 7 events/s, some 8 times a real evening's rate of "
                         "three crossings per child over two hours)")
+    p.add_argument("--workers-row", action=argparse.BooleanOptionalAction, default=True,
+                   help="steady: also the service and the ceiling with 2 uvicorn workers each "
+                        "(--no-workers-row: two server runs less per round that has them)")
+    p.add_argument("--workers-rounds", type=int, default=2,
+                   help="steady: how many of the rounds (the first) have the 2-worker pair")
     p.add_argument("--duration", type=float, default=15, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=4, help="seconds of warm-up per server start")
     p.add_argument("--rounds", type=int, default=3)
@@ -566,6 +675,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=10, help="DB_POOL_SIZE of both servers")
     p.add_argument("--history-sessions", type=int, default=1_000_000)
     p.add_argument("--memory-beats", type=int, default=1_000_000)
+    p.add_argument("--soak-minutes", type=int, default=30,
+                   help="soak: minutes of steady heartbeats (one line each)")
     p.add_argument("--setup-sql", action="append", default=[], metavar="SQL",
                    help="run on the benchmark database after seeding (repeatable), to try a "
                         "schema change against the same load")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -94,14 +95,17 @@ class Server:
     """A uvicorn process on 127.0.0.1, its output in a log file."""
 
     def __init__(self, name: str, cmd: list[str], *, env: dict[str, str], port: int,
-                 log_dir: Path) -> None:
+                 log_dir: Path, workers: int = 1) -> None:
         self.name = name
         self.port = port
+        self.workers = workers  # uvicorn's --workers: what `cmd` asks for, for the reports
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
+        # Unset: one worker keeps its metrics in-process; several get a fresh directory from
+        # the service's CLI (a directory left from elsewhere would be summed into its counters).
         environment = {k: v for k, v in os.environ.items()
-                       if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}  # one worker: in-process
+                       if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}
         self._proc = subprocess.Popen(cmd, cwd=ROOT, env={**environment, **env},
                                       stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -128,14 +132,22 @@ class Server:
         raise BenchError(f"{self.name} not ready after {timeout:.0f} s; see {self.log_path}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far."""
-        return process_cpu_seconds(self.pid)
+        """User + system CPU time of the server process and all its descendants so far: with
+        `--workers N` the requests are served by uvicorn's worker processes, not the supervisor
+        (with one worker the tree is the one process)."""
+        return sum(map(process_cpu_seconds, process_tree(self.pid)))
 
     def rss_mb(self) -> tuple[float, float]:
-        """(current, peak) resident memory of the server process, MB."""
-        fields = dict(line.split(":", 1) for line in
-                      Path(f"/proc/{self.pid}/status").read_text().splitlines() if ":" in line)
-        return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+        """(current, peak) resident memory of the server's processes, MB: summed over the tree
+        (shared pages count once per process, so for several workers this overstates)."""
+        current = peak = 0.0
+        for pid in process_tree(self.pid):
+            with contextlib.suppress(OSError, KeyError):
+                fields = dict(line.split(":", 1) for line in
+                              Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+                current += int(fields["VmRSS"].split()[0]) / 1024
+                peak += int(fields["VmHWM"].split()[0]) / 1024
+        return current, peak
 
     def stop(self) -> None:
         if self._proc.poll() is None:
@@ -155,6 +167,26 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every live descendant (parent links from /proc/PID/stat). A worker that
+    exited since is not counted: its CPU shows in the parent's cutime only once reaped, so a
+    measured run must not span a worker restart."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
 
 
 def backends_of(database: str) -> list[int]:
