@@ -20,7 +20,7 @@ import pytest
 from app.services.clock import FrozenClock
 from tests.support.api import API, PASSWORD, signed_up
 from tests.support.apps import client_for
-from tests.support.served import ServedApp
+from tests.support.served import served_replica
 
 pytestmark = pytest.mark.anyio
 
@@ -36,14 +36,9 @@ def clock() -> FrozenClock:
 @pytest.fixture
 async def replica(database_url: str,
                   app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    """The second replica, started after this test's app (which truncates the tables)."""
-    server = ServedApp(database_url=database_url, LOG_LEVEL="WARNING")
-    try:
-        await server.started()  # not start(): this test's app runs on the same event loop
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        server.close(grace=15)
+    """The second replica, with a pool and a throttle of its own."""
+    async with served_replica(database_url, timeout=30) as client:
+        yield client
 
 
 async def login(client: httpx.AsyncClient, password: str) -> httpx.Response:
