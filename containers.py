@@ -20,6 +20,7 @@ from app.repositories.profile_facts import ConfigChangeListener, ProfileFactsRep
 from app.repositories.profiles import ProfileRepository
 from app.repositories.reports import ReportRepository
 from app.repositories.retention import RetentionRepository
+from app.repositories.sign_in_failures import SignInFailureRepository
 from app.repositories.time_requests import TimeRequestRepository
 from app.repositories.titles import TitleRepository
 from app.repositories.viewing_configs import ViewingConfigRepository
@@ -96,6 +97,7 @@ class Container(containers.DeclarativeContainer):
     grants = providers.Factory(GrantRepository, session_factory)
     reports = providers.Factory(ReportRepository, session_factory)
     health_repository = providers.Factory(HealthRepository, engine)
+    sign_in_failures = providers.Factory(SignInFailureRepository, engine)
     profile_facts = providers.Singleton(ProfileFactsRepository, hot_pool)
     heartbeats = providers.Factory(
         HeartbeatRepository,
@@ -123,8 +125,10 @@ class Container(containers.DeclarativeContainer):
     config_listener = providers.Resource(init_config_listener, settings, config_provider)
 
     # Services: the rules.
+    # Counted in PostgreSQL, so all replicas share one budget (app/services/throttle.py).
     login_throttle = providers.Singleton(
-        LoginThrottle, clock=clock, max_failures=settings.provided.login_max_failures,
+        LoginThrottle, failures=sign_in_failures, clock=clock,
+        max_failures=settings.provided.login_max_failures,
         window_seconds=settings.provided.login_window_seconds,
     )
     account_service = providers.Singleton(

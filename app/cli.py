@@ -133,15 +133,17 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    async def work(c: Any) -> tuple[int, int, Any]:
+    async def work(c: Any) -> tuple[int, int, int, Any]:
         return (await (await c.viewing_time()).sweep(),
                 await (await c.time_request_service()).sweep(),
+                await (await c.login_throttle()).purge_expired(),
                 await (await c.retention()).purge())
 
     settings = _settings(demo=False)
-    closed, expired, purged = _with_container(settings, work)
+    closed, expired, forgotten, purged = _with_container(settings, work)
     print(f"closed {closed} stale sessions")
     print(f"expired {expired} time requests")
+    print(f"deleted {forgotten} sign-in failures past the throttle's window")
     if purged is None:
         print("retention off (RETENTION_DAYS=0): no history purged")
     else:
@@ -243,8 +245,9 @@ def parser() -> argparse.ArgumentParser:
                    ).set_defaults(fn=cmd_seed_demo)
     sub.add_parser("sweep", help="close stale sessions, expire due time requests, purge "
                                  "history past RETENTION_DAYS",
-                   description="Close sessions idle longer than the stale gap; delete viewing "
-                               "history older than RETENTION_DAYS (default 400; 0 keeps all)."
+                   description="Close sessions idle longer than the stale gap; delete sign-in "
+                               "failures past the throttle's window and viewing history older "
+                               "than RETENTION_DAYS (default 400; 0 keeps all)."
                    ).set_defaults(fn=cmd_sweep)
     from app import loadtest
 

@@ -35,7 +35,8 @@ DEVELOPMENT_KEY_WARNING = (
 
 
 async def _sweep_periodically(container: Container) -> None:
-    """Close stale sessions in the background (also available as `python -m app sweep`)."""
+    """Close stale sessions and drop sign-in failures past the throttle's window in the
+    background (also available as `python -m app sweep`)."""
     interval = container.settings().sweep_interval_seconds
     purged_at: float | None = None
     while True:
@@ -43,6 +44,8 @@ async def _sweep_periodically(container: Container) -> None:
         try:
             closed = await (await container.viewing_time.async_()).sweep()
             await (await container.device_registry.async_()).flush_seen()
+            # Failures of keys nobody tries again; a key's next check drops its own as well.
+            await (await container.login_throttle.async_()).purge_expired()
             if closed:
                 log.info("stale sessions closed", extra={"closed": closed})
             # Retention (RETENTION_DAYS) once a day per replica: the purge scans whole tables.

@@ -384,3 +384,17 @@ class ThresholdMark(SQLModel, table=True):
     viewing_day: date = Field(sa_column=Column(Date, primary_key=True))
     threshold: str = Field(sa_column=Column(String(10), primary_key=True))
     marked_at: datetime = Field(sa_column=Column(_tz(), nullable=False))
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed (or still pending) sign-in attempt counted against one key, "account:<email>"
+    or "address:<ip>": the sign-in throttle's counts, shared by every replica. Written only by
+    the functions of migration 0011, which take the key's advisory lock first."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(
+        BigInteger, Identity(always=True), primary_key=True))
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(_tz(), nullable=False))

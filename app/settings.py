@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     cors_origins: str = ""
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    # Failed sign-ins per email and per client address within the window before 429 (in memory,
-    # per process: see app/services/throttle.py and SECURITY.md).
+    # Failed sign-ins per email and per client address within the window before 429 (counted in
+    # PostgreSQL, shared by every replica: see app/services/throttle.py and SECURITY.md).
     login_max_failures: int = Field(10, ge=1, le=10_000)
     login_window_seconds: int = Field(900, ge=1, le=86_400)
     # `sweep` deletes ended sessions, daily balances and grants older than this; 0 keeps all.

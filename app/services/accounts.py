@@ -31,7 +31,7 @@ class AccountService:
                        client_address: str | None = None) -> Account:
         # A 409 tells whether an email has an account (docs/api.md promises it), so each one counts
         # against the address's sign-in budget: enumeration is as slow as guessing passwords.
-        attempt = self._throttle.attempt(email=None, address=client_address)
+        attempt = await self._throttle.attempt(email=None, address=client_address)
         try:
             password_hash = await self._hasher.hash(password)
             account = await self._accounts.add(email=email.lower(), password_hash=password_hash,
@@ -39,26 +39,27 @@ class AccountService:
         except EmailTaken:
             raise
         except BaseException:
-            attempt.abandoned()
+            await attempt.abandoned()
             raise
-        attempt.abandoned()
+        await attempt.abandoned()
         return account
 
     async def login(self, *, email: str, password: str,
                     client_address: str | None = None) -> AccessToken:
         email = email.strip().lower()
-        # Throttled attempts (429) cost no query and no bcrypt; see app/services/throttle.py.
-        attempt = self._throttle.attempt(email=email, address=client_address)
+        # Throttled attempts (429) cost one statement, no lookup and no bcrypt; see
+        # app/services/throttle.py.
+        attempt = await self._throttle.attempt(email=email, address=client_address)
         try:
             account = await self._accounts.get_by_email(email)
             # Unknown email and wrong password cost the same bcrypt and give the same answer.
             ok = await self._hasher.verify(password, account.password_hash if account else None)
         except BaseException:
-            attempt.abandoned()
+            await attempt.abandoned()
             raise
         if account is None or not ok:
             raise BadCredentials()
-        attempt.succeeded()
+        await attempt.succeeded()
         token, expires_in = self._tokens.issue_access(account.id)
         return AccessToken(access_token=token, expires_in=expires_in)
 

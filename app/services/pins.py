@@ -109,15 +109,15 @@ class PinService:
         state = await self._state(account_id)
         # The password check is a password oracle like sign-in: it shares the account's
         # sign-in budget (429 once exhausted; see services/throttle.py).
-        attempt = self._throttle.attempt(email=state.email, address=None)
+        attempt = await self._throttle.attempt(email=state.email, address=None)
         try:
             right = await self._hasher.verify(password, state.password_hash)
         except BaseException:
-            attempt.abandoned()
+            await attempt.abandoned()
             raise
         if not right:
             raise BadCredentials("Incorrect password")
-        attempt.succeeded()
+        await attempt.succeeded()
         new_hash = await self._hasher.hash(new_pin)
         if not await self._pins.reset(account_id, new_hash=new_hash,
                                       checked_password_hash=state.password_hash):

@@ -10,7 +10,8 @@ a fail-closed path would hide a bug), carry `X-Content-Type-Options`, be JSON wi
 sentence when it is an error, match a status and schema the document declares, and refuse
 negative data with a 4xx. Every 4xx must leave every table exactly as it was (digests of all
 rows before and after), except that a 403 for a wrong PIN may move the account's failed-attempt
-counter, as the PIN rules require. Another account's real ids never get a 2xx.
+counter, as the PIN rules require, and a failed sign-in, password check or registration of a
+taken email adds its row to the sign-in throttle's failures. Another account's real ids never get a 2xx.
 
 `make test` runs FUZZ_EXAMPLES (default 15) examples per operation and mode, about a minute;
 `make test-slow` runs 150.
@@ -56,6 +57,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 # A wrong PIN must count toward the lockout (api.md): the one row change a 4xx may make.
 PIN_COUNTERS = ("failed_pin_attempts", "pin_locked_until")
+# A wrong password (401) or a taken email (409) must count toward the sign-in throttle
+# (SECURITY.md): the one table those answers of these operations may change.
+THROTTLED = {"/api/v1/auth/login": (401,), "/api/v1/auth/register": (409,),
+             "/api/v1/parental-controls/pin/reset": (401,)}
 ID_PARAMS = ("profile_id", "session_id", "title_id")
 
 
@@ -252,6 +257,8 @@ def _check(case: schemathesis.Case, response: Any, world: World, who: str, names
         after = world.digests.take()
         if status == 403 and "/parental-controls/" in case.path:
             before = {**before, "accounts": after["accounts"]}
+        if status in THROTTLED.get(case.path, ()):
+            before = {**before, "sign_in_failures": after["sign_in_failures"]}
         changed = sorted(t for t in before if before[t] != after[t])
         assert not changed, f"{label}\nchanged: {changed}"
 

@@ -136,8 +136,17 @@ async def test_migrate_seed_demo_create_admin_and_sweep(scratch_url):
         SELECT gen_random_uuid(), id, 15, 'pending', current_date, now() - interval '1 hour',
                now() - interval '45 minutes'
         FROM profiles WHERE is_kids LIMIT 1""")
+    # sign-in failures from before the throttle's window, and one still inside it
+    await _fetch(database_url, """
+        INSERT INTO sign_in_failures (key, at) VALUES
+            ('account:gone@example.com', now() - interval '16 minutes'),
+            ('address:192.0.2.1', now() - interval '16 minutes'),
+            ('account:recent@example.com', now() - interval '1 minute')""")
     result = run("sweep", database_url=database_url, **env)
     assert result.returncode == 0 and result.stdout.startswith("closed ")
     assert "expired 1 time requests" in result.stdout
+    assert "deleted 2 sign-in failures past the throttle's window" in result.stdout
+    left = await _fetch(database_url, "SELECT key FROM sign_in_failures")
+    assert [r["key"] for r in left] == ["account:recent@example.com"]
     statuses = await _fetch(database_url, "SELECT status FROM time_requests")
     assert [r["status"] for r in statuses] == ["expired"]

@@ -19,7 +19,7 @@ import pytest
 from app.services.clock import FrozenClock
 from tests.support.api import API
 from tests.support.parental import put_config
-from tests.support.served import ServedApp
+from tests.support.served import served_replica
 
 pytestmark = pytest.mark.anyio
 
@@ -34,14 +34,9 @@ def clock() -> FrozenClock:
 async def replica(database_url: str,
                   app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """A second instance, started after this test's app (which truncates the tables)."""
-    server = ServedApp(database_url=database_url, CONFIG_CACHE_TTL_SECONDS="3600",
-                       DEVICE_CACHE_TTL_SECONDS="3600", LOG_LEVEL="WARNING")
-    try:
-        await server.started()  # not start(): this test's app runs on the same event loop
-        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
-            yield client
-    finally:
-        server.close(grace=15)
+    async with served_replica(database_url, CONFIG_CACHE_TTL_SECONDS="3600",
+                              DEVICE_CACHE_TTL_SECONDS="3600") as client:
+        yield client
 
 
 async def test_a_config_change_reaches_the_other_replica_on_its_next_heartbeat(

@@ -50,7 +50,7 @@ def test_upgrade_downgrade_upgrade_and_no_drift(scratch_url):
     assert tables == {"alembic_version", "accounts", "profiles", "titles", "viewing_time_configs",
                       "daily_balances", "viewing_sessions", "time_grants", "devices",
                       "limit_changes", "time_requests", "webhook_subscriptions",
-                      "webhook_outbox", "threshold_marks"}
+                      "webhook_outbox", "threshold_marks", "sign_in_failures"}
     assert {"ix_viewing_sessions_profile_id_started_at", "uq_viewing_sessions_one_stream"} \
         <= indexes
 

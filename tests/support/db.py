@@ -14,7 +14,7 @@ import asyncpg
 from app.database import asyncpg_dsn
 
 TABLES = ("accounts, profiles, titles, viewing_time_configs, daily_balances, viewing_sessions, "
-          "time_grants, devices")
+          "time_grants, devices, sign_in_failures")
 
 
 def server_url() -> str:

@@ -7,6 +7,7 @@ next log write then blocks its event loop, hanging every request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -112,6 +114,20 @@ class ServedApp:
         self.stop(grace=grace)
         self._log.close()
         Path(self._log.name).unlink(missing_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def served_replica(database_url: str, *, timeout: float = 5,
+                         **env: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another replica beside a test's in-process app, and a client for it: started after the
+    app (whose fixture truncates the tables) without blocking the app's event loop."""
+    server = ServedApp(database_url=database_url, **{"LOG_LEVEL": "WARNING", **env})
+    try:
+        await server.started()
+        async with httpx.AsyncClient(base_url=server.url, timeout=timeout) as client:
+            yield client
+    finally:
+        server.close(grace=15)
 
 
 def signed_up_headers(client: httpx.Client) -> dict[str, str]:
