@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app import dburl
 from app.domain.errors import DatabaseUnavailable
 from app.settings import Settings
 
@@ -25,13 +26,23 @@ def _with_scheme(url: str, scheme: str) -> str:
     return urlunsplit((scheme, *parts[1:]))
 
 
-def sqlalchemy_url(url: str) -> str:
-    """postgresql://… → postgresql+asyncpg://… (the app picks its own driver)."""
-    return _with_scheme(url, "postgresql+asyncpg")
+def sqlalchemy_url(url: str, attrs: str = dburl.PRIMARY_ATTRS) -> str:
+    """postgresql://… → postgresql+asyncpg://… (the app picks its own driver); a list of hosts
+    becomes the dialect's `?host=h1:p1&host=h2:p2`, with `target_session_attrs=attrs` unless
+    the URL sets one."""
+    parsed = dburl.parse(url)
+    if not parsed.multi_host:
+        return _with_scheme(url, "postgresql+asyncpg")
+    return parsed.with_default_attrs(attrs).sqlalchemy()
 
 
-def asyncpg_dsn(url: str) -> str:
-    return _with_scheme(url, "postgresql")
+def asyncpg_dsn(url: str, attrs: str = dburl.PRIMARY_ATTRS) -> str:
+    """The libpq form asyncpg reads, hosts and all; `target_session_attrs=attrs` added when
+    the URL names several hosts and sets none (a single host is used whatever its role)."""
+    parsed = dburl.parse(url)
+    if not parsed.multi_host:
+        return _with_scheme(url, "postgresql")
+    return parsed.with_default_attrs(attrs).libpq()
 
 
 async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
@@ -65,9 +76,15 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 # What the driver and the pool raise when the database, not the request, is the problem: no
 # connection within the acquire timeout, a refused or cut connection, a statement timeout
-# (client-side TimeoutError, or the server's query_canceled), an administrator's shutdown.
+# (client-side TimeoutError, or the server's query_canceled), an administrator's shutdown, and
+# (with several hosts) none of them accepting writes: mid-failover, before a standby is promoted.
+NO_SERVER_ERRORS = (asyncpg.exceptions.TargetServerAttributeNotMatched,)
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
-                     asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+                     asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
+                     *NO_SERVER_ERRORS)
+# Opening a connection (the pool at start-up, the LISTEN session) fails with these while the
+# database is down or still choosing a primary; the caller retries.
+CONNECT_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, *NO_SERVER_ERRORS)
 
 
 class _Acquired:
@@ -108,7 +125,7 @@ class HotPool:
     async def start(self) -> None:
         try:
             await self._open()
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        except CONNECT_ERRORS as exc:
             log.warning("database unreachable at start-up, retrying: %s", exc)
             self._task = asyncio.create_task(self._retry())
 
@@ -131,7 +148,7 @@ class HotPool:
             await asyncio.sleep(self._settings.db_retry_interval_seconds)
             try:
                 await self._open()
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            except CONNECT_ERRORS as exc:
                 log.debug("database still unreachable: %s", exc)
 
     def acquire(self) -> _Acquired:

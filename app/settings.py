@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import dburl
 
 # Used only when the embedded demo database runs and no JWT_SECRET is given.
 DEMO_JWT_SECRET = "demo-only-secret-not-for-production-use-0123456789"
@@ -76,9 +77,7 @@ class Settings(BaseSettings):
     def _plain_postgres_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-            raise ValueError("must be a postgresql://user:password@host:port/dbname URL")
+        dburl.parse(value)  # a ValueError says what is wrong (several hosts are fine)
         return value
 
     @field_validator("log_level")

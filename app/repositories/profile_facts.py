@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from app.database import HotPool
+from app.database import CONNECT_ERRORS, HotPool
 from app.domain.profile import ProfileFacts
 from app.domain.schedules import stored_schedule
 from app.domain.viewing_day import LimitConfig
@@ -102,7 +102,7 @@ class ConfigChangeListener:
         while True:
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
-            except (TimeoutError, OSError, asyncpg.PostgresError):
+            except CONNECT_ERRORS:  # down, or (several hosts) none of them the primary yet
                 await asyncio.sleep(self._retry)
                 continue
             try:
@@ -118,7 +118,7 @@ class ConfigChangeListener:
                         await asyncio.wait_for(lost.wait(), timeout=30)
                     if not lost.is_set():
                         await conn.execute("SELECT 1", timeout=5)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except (*CONNECT_ERRORS, asyncpg.InterfaceError):
                 pass
             finally:
                 self.listening.clear()
