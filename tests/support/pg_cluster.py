@@ -201,14 +201,16 @@ class PgCluster:
         finally:
             await conn.close()
 
-    async def kill_primary(self) -> None:
+    async def kill_primary(self) -> float:
         """SIGKILL the primary's postmaster and every backend at once, as a crashed host would
-        leave them: no shutdown checkpoint, no goodbye to clients; returns once its port
-        refuses connections."""
+        leave them: no shutdown checkpoint, no goodbye to clients. Returns the time.monotonic()
+        of the kill, once its port refuses connections."""
         pid = self.primary.postmaster_pid()
         assert pid is not None, "the primary is not running"
+        killed = time.monotonic()
         _kill_server(pid)
         await _wait_refused(self.primary.port)
+        return killed
 
     async def promote(self) -> None:
         """`pg_ctl promote -w`: returns once the standby accepts writes."""
