@@ -40,6 +40,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 CHILDREN = 30
 INTERVAL = 30
 DEAD_SECONDS = 1.5  # heartbeats hitting a dead primary before the standby is promoted
+OTHERS = 4  # balance reads and profile lists per round, beside the beats
 PAUSE = 0.05  # between two rounds of beats
 BOUND = 60.0  # for the switch on a loaded machine: a bound on waiting, never a speed claim
 DATABASE = "vts"
@@ -47,6 +48,7 @@ DATABASE = "vts"
 SETTINGS = dict(stale_gap_seconds=3600, jwt_lifetime_seconds=30 * 86400, db_pool_size=8,
                 db_acquire_timeout_seconds=1.0, db_statement_timeout_seconds=2.0,
                 db_retry_interval_seconds=0.2)
+UNAVAILABLE = {"detail": "Database unavailable"}
 BLOCKED = {"session_id": None, "enforcement": "blocked", "reason": "enforcement_unavailable"}
 T = TypeVar("T")
 
@@ -73,6 +75,7 @@ class Watchers:
     t0: datetime
     sessions: dict[str, str]
     answers: list[Answer] = field(default_factory=list)
+    others: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     listening: list[tuple[float, bool]] = field(default_factory=list)
 
     def expected_seconds(self, at: datetime) -> Decimal:
@@ -82,11 +85,23 @@ class Watchers:
         r = await self.parent.beat(kid, self.title_id, self.sessions[kid])
         return Answer(kid, at, sent, time.monotonic(), r.status_code, r.json())
 
+    async def _others(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """A parent's requests alongside the beats: a balance (the hot pool) and the profile
+        list (the ORM engine)."""
+        client, headers = self.parent.client, self.parent.headers
+        got = await asyncio.gather(
+            *(client.get(f"{api.API}/viewing-time/balance/{kid}", headers=headers)
+              for kid in self.kids[:OTHERS]),
+            *(client.get(f"{api.API}/profiles", headers=headers) for _ in range(OTHERS)))
+        return [(r.request.url.path, r.status_code, r.json()) for r in got]
+
     async def round(self) -> list[Answer]:
         at = self.clock.advance(INTERVAL)
         sent = time.monotonic()
-        answers = await asyncio.gather(*(self._beat(kid, at, sent) for kid in self.kids))
+        answers, others = await asyncio.gather(
+            asyncio.gather(*(self._beat(kid, at, sent) for kid in self.kids)), self._others())
         self.answers.extend(answers)
+        self.others.extend(others)
         listener = await self.running.container.config_listener.async_()
         self.listening.append((time.monotonic(), listener.listening.is_set()))
         return answers
@@ -266,6 +281,7 @@ async def test_the_standby_takes_over_and_no_acknowledged_charge_is_lost(cluster
 
         died = await w.beat_while(cluster.kill_primary())
         await w.beat_while(asyncio.sleep(DEAD_SECONDS))
+        await cluster.wait_replayed()
         on_standby = await _used(standby.url(DATABASE))  # frozen: nothing can commit anywhere
         promoting = time.monotonic()
         await w.beat_while(cluster.promote())
@@ -279,6 +295,7 @@ async def test_the_standby_takes_over_and_no_acknowledged_charge_is_lost(cluster
     assert lost == [], lost[:5]
     assert _phantoms(w, on_standby, promoting) == []
     assert _wrong_answers(w) == [], _wrong_answers(w)[:5]
+    assert [o for o in w.others if o[1] != 200 and o[1:] != (503, UNAVAILABLE)] == []
     await _assert_final_books(w, standby.url(DATABASE))
 
 
@@ -297,6 +314,8 @@ def _figures(w: Watchers, died: float, promoting: float, promoted: float,
         "promoted_to_first_200_s": round(first_ok - promoted, 3),
         "fail_closed_503": sum(a.status == 503 for a in w.answers),
         "answers": len(w.answers),
+        "other_requests": len(w.others),
+        "other_503": sum(o[1] == 503 for o in w.others),
         "acknowledged_lost": len(lost),
         "acknowledged_lost_seconds": sum((_seconds(a) for a in lost), Decimal(0)),
     }

@@ -212,6 +212,22 @@ class PgCluster:
         await _wait_refused(self.primary.port)
         return killed
 
+    async def wait_replayed(self, within: float = START_TIMEOUT) -> None:
+        """Until the standby has replayed all the WAL it received: a synchronous commit waits
+        for the standby's flush, not its replay, so only then does a read on it show every
+        commit it holds (all that a promotion would start from)."""
+        deadline = time.monotonic() + within
+        conn = await asyncpg.connect(self.standby.url())
+        try:
+            while not await conn.fetchval(
+                    "SELECT pg_last_wal_receive_lsn() IS NULL "
+                    "OR pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"standby did not replay its WAL within {within} s")
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+
     async def promote(self) -> None:
         """`pg_ctl promote -w`: returns once the standby accepts writes."""
         await asyncio.to_thread(self._pg_ctl, self.standby, "-w", "promote")
