@@ -13,27 +13,27 @@ answers already given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
 import pytest
-
 from app.migrations import upgrade
 from app.repositories.profile_facts import CONFIG_CHANNEL
 from app.services.clock import FrozenClock
 from tests.hardening.ledger import assert_balanced
 from tests.support import api
 from tests.support.apps import Running, running_app
-from tests.support.db import fetch
+from tests.support.db import fetch, with_database
 from tests.support.parental import put_config
-from tests.support.pg_cluster import PgCluster, missing_binaries, pg_cluster
+from tests.support.pg_cluster import Node, PgCluster, missing_binaries, pg_cluster, pg_template
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -121,13 +121,18 @@ class Watchers:
             await asyncio.sleep(PAUSE)
 
 
-async def _migrated(cluster: PgCluster) -> None:
-    conn = await asyncpg.connect(cluster.primary.url())
+async def _create_database(server: str) -> None:
+    conn = await asyncpg.connect(server)
     try:
         await conn.execute(f'CREATE DATABASE "{DATABASE}"')
     finally:
         await conn.close()
-    await asyncio.to_thread(upgrade, cluster.primary.url(DATABASE))
+
+
+def _migrate(server: str) -> None:
+    """The app's database on `server`, migrated (Alembic, as `python -m app migrate`)."""
+    asyncio.run(_create_database(server))
+    upgrade(with_database(server, DATABASE))
 
 
 async def _watchers(running: Running, clock: FrozenClock) -> Watchers:
@@ -256,66 +261,117 @@ async def _assert_rest_works(w: Watchers, new_primary: str) -> dict[str, int]:
     return first_503s
 
 
-@pytest.fixture
-async def cluster():  # type: ignore[no-untyped-def]
-    reason = missing_binaries()
-    if reason is not None:
-        pytest.skip(reason)
-    async with pg_cluster() as c:
-        await _migrated(c)
-        yield c
+@dataclass(frozen=True)
+class Switch:
+    """When the primary died and the standby was promoted; what the standby held before."""
+
+    died: float
+    promoting: float
+    promoted: float
+    on_standby: dict[str, Decimal]
+
+    def lost(self, w: Watchers) -> list[Answer]:
+        return _lost(w, self.on_standby, self.promoting)
+
+    def figures(self, w: Watchers) -> dict[str, object]:
+        """What the switch looked like, printed for the record (asserted: only the loss)."""
+        after = [a for a in w.answers if a.sent > self.died]
+        first_ok = min(a.received for a in after if a.status == 200)
+        per_kid = {kid: min(a.received for a in after if a.kid == kid and a.status == 200)
+                   for kid in w.kids}
+        lost = self.lost(w)
+        return {
+            "death_to_first_200_s": round(first_ok - self.died, 3),
+            "death_to_every_profile_200_s": round(max(per_kid.values()) - self.died, 3),
+            "dead_before_promotion_s": round(self.promoting - self.died, 3),
+            "promotion_s": round(self.promoted - self.promoting, 3),
+            "promoted_to_first_200_s": round(first_ok - self.promoted, 3),
+            "fail_closed_503": sum(a.status == 503 for a in w.answers),
+            "answers": len(w.answers),
+            "other_requests": len(w.others),
+            "other_503": sum(o[1] == 503 for o in w.others),
+            "acknowledged_lost": len(lost),
+            "acknowledged_lost_seconds": sum((_seconds(a) for a in lost), Decimal(0)),
+        }
 
 
-@pytest.mark.parametrize("order", ["primary-first", "standby-first"])
-async def test_the_standby_takes_over_and_no_acknowledged_charge_is_lost(cluster, clock, order):
-    primary, standby = cluster.primary, cluster.standby
-    hosts = [primary, standby] if order == "primary-first" else [standby, primary]
-    url = (f"postgresql://postgres@{','.join(f'127.0.0.1:{n.port}' for n in hosts)}"
-           f"/{DATABASE}")
+async def _switch_over(w: Watchers, cluster: PgCluster,
+                       after_kill: Callable[[], Awaitable[None]] | None = None) -> Switch:
+    """Beats all along: kill the primary, keep beating at the dead one for DEAD_SECONDS, read
+    what the standby holds, promote it, beat until every profile is answered 200 again."""
+    died = await w.beat_while(cluster.kill_primary())
+    if after_kill is not None:
+        await w.beat_while(after_kill())
+    await w.beat_while(asyncio.sleep(DEAD_SECONDS))
+    await cluster.wait_replayed()
+    on_standby = await _used(cluster.standby.url(DATABASE))  # nothing can commit anywhere now
+    promoting = time.monotonic()
+    await w.beat_while(cluster.promote())
+    promoted = time.monotonic()
+    await w.beat_until_all_allowed()
+    return Switch(died, promoting, promoted, on_standby)
+
+
+def _url(*nodes: Node) -> str:
+    """One DATABASE_URL naming every node, in this order."""
+    return f"postgresql://postgres@{','.join(f'127.0.0.1:{n.port}' for n in nodes)}/{DATABASE}"
+
+
+@contextlib.asynccontextmanager
+async def _watching(cluster: PgCluster, url: str, clock: FrozenClock) -> AsyncIterator[Watchers]:
+    """The app on `url`, its LISTEN connection up, children beating steadily."""
     async with running_app(url, clock, **SETTINGS) as running:
         listener = await running.container.config_listener.async_()
         await asyncio.wait_for(listener.listening.wait(), BOUND)
         w = await _watchers(running, clock)
         for _ in range(3):
             assert {a.status for a in await w.round()} == {200}
+        yield w
 
-        died = await w.beat_while(cluster.kill_primary())
-        await w.beat_while(asyncio.sleep(DEAD_SECONDS))
-        await cluster.wait_replayed()
-        on_standby = await _used(standby.url(DATABASE))  # frozen: nothing can commit anywhere
-        promoting = time.monotonic()
-        await w.beat_while(cluster.promote())
-        promoted = time.monotonic()
-        await w.beat_until_all_allowed()
 
-        lost = _lost(w, on_standby, promoting)
-        print(f"\nfailover ({order}): {_figures(w, died, promoting, promoted, lost)}")
-        first_503s = await _assert_rest_works(w, standby.url(DATABASE))
+@pytest.fixture(scope="module")
+def migrated() -> Iterator[Path]:
+    """A migrated data directory, made once for every cluster of this module."""
+    reason = missing_binaries()
+    if reason is not None:
+        pytest.skip(reason)
+    with pg_template(_migrate) as template:
+        yield template
+
+
+@pytest.fixture
+async def cluster(migrated: Path) -> AsyncIterator[PgCluster]:
+    async with pg_cluster(migrated) as c:
+        yield c
+
+
+@pytest.mark.parametrize("order", ["primary-first", "standby-first"])
+async def test_the_standby_takes_over_and_no_acknowledged_charge_is_lost(cluster, clock, order):
+    new_primary = cluster.standby.url(DATABASE)
+    nodes = (cluster.primary, cluster.standby)
+    async with _watching(cluster, _url(*(nodes if order == "primary-first" else nodes[::-1])),
+                         clock) as w:
+        switch = await _switch_over(w, cluster)
+        print(f"\nfailover ({order}): {switch.figures(w)}")
+        first_503s = await _assert_rest_works(w, new_primary)
     print(f"failover ({order}): 503s before 200 after the switch: {first_503s}")
-    assert lost == [], lost[:5]
-    assert _phantoms(w, on_standby, promoting) == []
+    assert switch.lost(w) == [], switch.lost(w)[:5]
+    assert _phantoms(w, switch.on_standby, switch.promoting) == []
     assert _wrong_answers(w) == [], _wrong_answers(w)[:5]
     assert [o for o in w.others if o[1] != 200 and o[1:] != (503, UNAVAILABLE)] == []
-    await _assert_final_books(w, standby.url(DATABASE))
+    await _assert_final_books(w, new_primary)
 
 
-def _figures(w: Watchers, died: float, promoting: float, promoted: float,
-             lost: list[Answer]) -> dict[str, object]:
-    """What the switch looked like, printed for the record (asserted: only `lost`)."""
-    after = [a for a in w.answers if a.sent > died]
-    first_ok = min(a.received for a in after if a.status == 200)
-    per_kid = {kid: min(a.received for a in after if a.kid == kid and a.status == 200)
-               for kid in w.kids}
-    return {
-        "death_to_first_200_s": round(first_ok - died, 3),
-        "death_to_every_profile_200_s": round(max(per_kid.values()) - died, 3),
-        "dead_before_promotion_s": round(promoting - died, 3),
-        "promotion_s": round(promoted - promoting, 3),
-        "promoted_to_first_200_s": round(first_ok - promoted, 3),
-        "fail_closed_503": sum(a.status == 503 for a in w.answers),
-        "answers": len(w.answers),
-        "other_requests": len(w.others),
-        "other_503": sum(o[1] == 503 for o in w.others),
-        "acknowledged_lost": len(lost),
-        "acknowledged_lost_seconds": sum((_seconds(a) for a in lost), Decimal(0)),
-    }
+async def test_the_check_sees_what_an_asynchronous_standby_loses(cluster, clock):
+    """The control: replication made asynchronous and the standby stopped while the primary
+    acknowledges beats alone, then started again once the primary is dead. The same books
+    must count those acknowledged charges as lost; otherwise a 0 above would prove nothing."""
+    async with _watching(cluster, _url(cluster.primary, cluster.standby), clock) as w:
+        await cluster.set_synchronous(False)
+        await cluster.stop_standby()
+        for _ in range(3):
+            assert {a.status for a in await w.round()} == {200}
+        switch = await _switch_over(w, cluster, after_kill=cluster.start_standby)
+        print(f"\nfailover (asynchronous control): {switch.figures(w)}")
+    assert len(switch.lost(w)) >= 3 * CHILDREN
+    assert _wrong_answers(w) == [], _wrong_answers(w)[:5]

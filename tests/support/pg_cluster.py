@@ -2,8 +2,9 @@
 tests: the primary can be killed hard and the standby promoted, the way an HA manager would.
 
 Both servers listen on free TCP ports of 127.0.0.1 with trust authentication, their data
-directories in one temporary directory that `pg_cluster()` removes, servers stopped first, even
-when the test fails. The standby streams from a replication slot and is listed as synchronous
+directories in one temporary directory (on /dev/shm when there is one) that `pg_cluster()`
+removes, servers stopped first, even when the test fails. The standby streams from a
+replication slot and is listed as synchronous
 (`synchronous_standby_names = '*'`, `synchronous_commit = on`): the primary answers a COMMIT
 only once the standby has the commit's WAL, so a commit a client saw acknowledged is on the
 standby when the primary dies.
@@ -29,12 +30,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-
 from tests.support.served import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -55,7 +55,12 @@ hot_standby = on
 wal_receiver_status_interval = 1s
 synchronous_commit = on
 fsync = off
+# in the data directory, not /dev/shm: a SIGKILLed server cannot remove its segments
+dynamic_shared_memory_type = mmap
 log_line_prefix = '%m [%p] {name} '
+"""
+ALONE_CONF = """
+port = {port}
 """
 PRIMARY_CONF = """
 port = {port}
@@ -115,10 +120,12 @@ class Node:
 
 
 class PgCluster:
-    """A primary and its synchronous standby under `root`; see the module docstring."""
+    """A primary and its synchronous standby under `root`; see the module docstring. With a
+    `template` (see pg_template), the primary starts from a copy of it instead of initdb."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, template: Path | None = None) -> None:
         self.root = root
+        self._template = template
         self._owner = _owner()
         self.primary = Node("primary", root / "primary", free_port(), root / "primary.log")
         self.standby = Node("standby", root / "standby", free_port(), root / "standby.log")
@@ -147,20 +154,47 @@ class PgCluster:
 
     # --- the life cycle ------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """initdb and start the primary, clone the standby from it, start it, and return once
-        the primary reports it streaming and synchronous."""
+    def _own_root(self) -> None:
         self.root.chmod(0o755)
         if self._owner is not None:
             os.chown(self.root, self._owner.pw_uid, self._owner.pw_gid)
+
+    def _initdb(self, node: Node) -> None:
+        self._run("initdb", "-D", str(node.pgdata), "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync")
+
+    def _copy(self, source: Path, target: Path) -> None:
+        shutil.copytree(source, target, symlinks=True)
+        if self._owner is not None:
+            for path in (target, *target.rglob("*")):
+                os.chown(path, self._owner.pw_uid, self._owner.pw_gid, follow_symlinks=False)
+
+    def run_alone(self, prepare: Callable[[str], None]) -> None:
+        """initdb the primary, start it without a standby, `prepare(url)` it (migrate it), stop
+        it cleanly: a data directory that clusters copy (pg_template)."""
+        self._own_root()
+        self._initdb(self.primary)
+        self._configure(self.primary, ALONE_CONF, port=self.primary.port)
+        self._pg_ctl(self.primary, "-w", "start")
+        try:
+            prepare(self.primary.url())
+        finally:
+            self._pg_ctl(self.primary, "-w", "-m", "fast", "stop")
+
+    async def start(self) -> None:
+        """Start the primary, clone the standby from it, start it, and return once the primary
+        reports it streaming and synchronous."""
+        self._own_root()
         await asyncio.to_thread(self._start_primary)
         await self._create_slot()
         await asyncio.to_thread(self._start_standby)
         await self.wait_synchronous()
 
     def _start_primary(self) -> None:
-        self._run("initdb", "-D", str(self.primary.pgdata), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        if self._template is None:
+            self._initdb(self.primary)
+        else:
+            self._copy(self._template, self.primary.pgdata)
         self._configure(self.primary, PRIMARY_CONF, port=self.primary.port)
         self._pg_ctl(self.primary, "-w", "start")
 
@@ -211,6 +245,24 @@ class PgCluster:
         _kill_server(pid)
         await _wait_refused(self.primary.port)
         return killed
+
+    async def set_synchronous(self, on: bool) -> None:
+        """Require the standby's flush before each COMMIT returns (on), or not (off: the
+        asynchronous replication a failover can lose acknowledged commits with)."""
+        conn = await asyncpg.connect(self.primary.url())
+        try:
+            names = "*" if on else ""
+            await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{names}'")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    async def stop_standby(self) -> None:
+        await asyncio.to_thread(self._pg_ctl, self.standby, "-w", "-m", "fast", "stop")
+
+    async def start_standby(self) -> None:
+        """Start the stopped standby again: it serves what it had, in hot standby."""
+        await asyncio.to_thread(self._pg_ctl, self.standby, "-w", "start")
 
     async def wait_replayed(self, within: float = START_TIMEOUT) -> None:
         """Until the standby has replayed all the WAL it received: a synchronous commit waits
@@ -291,11 +343,34 @@ async def _wait_refused(port: int, within: float = 10) -> None:
     raise RuntimeError(f"port {port} still accepts connections {within} s after SIGKILL")
 
 
+def _scratch() -> str | None:
+    """Where the data directories go: /dev/shm if there is one (a tmpfs keeps the copies and
+    base backups off a disk other jobs are busy with), else the temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+@contextlib.contextmanager
+def pg_template(prepare: Callable[[str], None]) -> Iterator[Path]:
+    """A data directory initdb'd and `prepare`d once (on a server of its own, stopped cleanly
+    since), for every pg_cluster(template=...) to start its primary from: initdb and the
+    migrations take longer than the whole failover. Deleted afterwards."""
+    alone = PgCluster(Path(tempfile.mkdtemp(prefix="vts-pg-template-", dir=_scratch())))
+    try:
+        alone.run_alone(prepare)
+        yield alone.primary.pgdata
+    except BaseException:
+        print(alone.logs())
+        raise
+    finally:
+        alone.close()
+
+
 @contextlib.asynccontextmanager
-async def pg_cluster() -> AsyncIterator[PgCluster]:
+async def pg_cluster(template: Path | None = None) -> AsyncIterator[PgCluster]:
     """A started, synchronous PgCluster; stopped and deleted afterwards, whatever happened.
     The servers' log tails are printed on failure (pytest shows them with the test)."""
-    cluster = PgCluster(Path(tempfile.mkdtemp(prefix="vts-pg-")))
+    cluster = PgCluster(Path(tempfile.mkdtemp(prefix="vts-pg-", dir=_scratch())), template)
     try:
         await cluster.start()
         yield cluster
