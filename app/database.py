@@ -45,19 +45,42 @@ def asyncpg_dsn(url: str, attrs: str = dburl.PRIMARY_ATTRS) -> str:
     return parsed.with_default_attrs(attrs).libpq()
 
 
-async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """ORM engine for everything but the heartbeat; disposed on shutdown."""
-    engine = create_async_engine(
-        sqlalchemy_url(_require_url(settings)),
+def _create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_acquire_timeout_seconds,
-        pool_pre_ping=False,  # a dead connection fails the request (503) and is replaced
+        # Off: a dead connection fails its request (503) and SQLAlchemy, seeing a disconnect,
+        # invalidates it and every older one; the next checkout connects anew, trying each
+        # host of the URL in turn, so after a failover it lands on the new primary.
+        pool_pre_ping=False,
         connect_args={"command_timeout": settings.db_statement_timeout_seconds, "timeout": 5,
                       # both caches off (0) behind a transaction-mode pooler: deploy/README.md
                       "statement_cache_size": settings.db_statement_cache_size,
                       "prepared_statement_cache_size": settings.db_statement_cache_size},
     )
+
+
+async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """ORM engine for everything but the heartbeat; disposed on shutdown."""
+    engine = _create_engine(sqlalchemy_url(_require_url(settings)), settings)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def init_read_engine(settings: Settings,
+                           primary: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The engine for reads that may lag a second (history, reports, listings): a pool of its
+    own on DATABASE_READ_URL (a standby, say), or the primary engine itself when that is unset
+    (no second pool). Several hosts there default to `any`: see app.dburl.READ_ATTRS."""
+    if not settings.database_read_url:
+        yield primary
+        return
+    engine = _create_engine(sqlalchemy_url(settings.database_read_url, dburl.READ_ATTRS),
+                            settings)
     try:
         yield engine
     finally:
