@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import dburl
@@ -62,9 +64,19 @@ def _create_engine(url: str, settings: Settings) -> AsyncEngine:
     )
 
 
+def _read_only_is_a_disconnect(context: ExceptionContext) -> None:
+    """A write refused as read-only: the server is no longer the primary. Counted as a lost
+    connection, so SQLAlchemy invalidates it and every older one in the pool, the request gets
+    503, and the next checkout connects anew (to the new primary, given several hosts)."""
+    if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_SQLSTATE:
+        log.warning("the database refused a write (read-only): reconnecting the ORM pool")
+        context.is_disconnect = True
+
+
 async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """ORM engine for everything but the heartbeat; disposed on shutdown."""
     engine = _create_engine(sqlalchemy_url(_require_url(settings)), settings)
+    event.listen(engine.sync_engine, "handle_error", _read_only_is_a_disconnect)
     try:
         yield engine
     finally:
@@ -105,6 +117,11 @@ NO_SERVER_ERRORS = (asyncpg.exceptions.TargetServerAttributeNotMatched,)
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
                      asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
                      *NO_SERVER_ERRORS)
+# The server took the connection but refuses writes on it: a primary fenced in place (ALTER
+# SYSTEM SET default_transaction_read_only + reload) or a session that somehow reached a standby.
+# Connecting anew (with target_session_attrs=read-write and several hosts) finds the primary.
+READ_ONLY_SQLSTATE = asyncpg.exceptions.ReadOnlySQLTransactionError.sqlstate
+
 # Opening a connection (the pool at start-up, the LISTEN session) fails with these while the
 # database is down or still choosing a primary; the caller retries.
 CONNECT_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, *NO_SERVER_ERRORS)
@@ -116,10 +133,11 @@ class _Acquired:
     Only here: an OSError or TimeoutError from anywhere else is a bug (500), not an outage.
     A plain class rather than @asynccontextmanager: it runs twice per heartbeat."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_inner", "_pool")
 
-    def __init__(self, inner: asyncpg.pool.PoolAcquireContext) -> None:
+    def __init__(self, inner: asyncpg.pool.PoolAcquireContext, pool: asyncpg.Pool) -> None:
         self._inner = inner
+        self._pool = pool
 
     async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy[asyncpg.Record]:
         try:
@@ -129,8 +147,14 @@ class _Acquired:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> None:
+        read_only = isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError)
+        if read_only:
+            # Every pooled connection may be on the same read-only server: replace them all
+            # (this one as it is released, the others at their next acquire).
+            log.warning("the database refused a write (read-only): reconnecting the hot pool")
+            await self._pool.expire_connections()
         await self._inner.__aexit__(exc_type, exc, tb)
-        if exc is not None and isinstance(exc, CONNECTION_ERRORS):
+        if read_only or (exc is not None and isinstance(exc, CONNECTION_ERRORS)):
             raise DatabaseUnavailable() from exc
 
 
@@ -177,7 +201,8 @@ class HotPool:
     def acquire(self) -> _Acquired:
         if self._pool is None:
             raise DatabaseUnavailable("database pool is not connected")
-        return _Acquired(self._pool.acquire(timeout=self._settings.db_acquire_timeout_seconds))
+        return _Acquired(self._pool.acquire(timeout=self._settings.db_acquire_timeout_seconds),
+                         self._pool)
 
     @property
     def pool(self) -> asyncpg.Pool | None:
