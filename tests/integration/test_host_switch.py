@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 from app import dburl
 from app.services.clock import FrozenClock
 from tests.support import api
-from tests.support.apps import QUIET_BACKGROUND, Running, running_app
-from tests.support.db import truncate_all
+from tests.support.apps import Running, running_with_proxy
 from tests.support.parental import put_config
 from tests.support.pgproxy import RoundTripProxy
 
@@ -44,25 +44,26 @@ async def settles(call: Callable[[], Awaitable[httpx.Response]], attempts: int =
 @pytest.fixture
 async def two_hosts(database_url: str,
                     clock: FrozenClock) -> AsyncIterator[tuple[RoundTripProxy, Running]]:
-    await truncate_all(database_url)
-    first = RoundTripProxy(database_url)
-    await first.up()
-    try:
-        async with running_app(hosts(first.url, database_url), clock,
-                               **QUIET_BACKGROUND) as running:
-            listener = await running.container.config_listener.async_()
-            await asyncio.wait_for(listener.listening.wait(), 5)
-            yield first, running
-    finally:
-        await first.close()
+    """An app on "the proxy, then the test server", LISTENing (through the proxy)."""
+    async with running_with_proxy(database_url, clock, lambda proxy: {
+            "database_url": hosts(proxy, database_url)}) as (proxy, running):
+        listener = await running.container.config_listener.async_()
+        await asyncio.wait_for(listener.listening.wait(), 5)
+        yield proxy, running
+
+
+async def watching(running: Running, email: str) -> tuple[api.Parent, api.Titles, str, str]:
+    """A parent, the titles, a child and the session of the child's first heartbeat."""
+    parent = await api.signed_up(running.client, email)
+    titles = await api.seed_titles(running.container)
+    kid = await parent.child()
+    session = (await parent.beat(kid, titles.cartoon)).json()["session_id"]
+    return parent, titles, kid, session
 
 
 async def test_a_killed_first_host_is_left_for_the_second(two_hosts, clock) -> None:
     first, running = two_hosts
-    parent = await api.signed_up(running.client, "failover@example.com")
-    titles = await api.seed_titles(running.container)
-    kid = await parent.child()
-    session = (await parent.beat(kid, titles.cartoon)).json()["session_id"]
+    parent, titles, kid, session = await watching(running, "failover@example.com")
     assert first.round_trips > 0  # the app was on the first host
 
     await first.down()
@@ -76,7 +77,7 @@ async def test_a_killed_first_host_is_left_for_the_second(two_hosts, clock) -> N
     assert first.round_trips == after  # and nothing went to the dead one
 
 
-async def fence(pool_connections: list, orm: Running) -> None:
+async def fence(pool_connections: list[Any], orm: Running) -> None:
     """Make the app's open sessions read-only, as ALTER SYSTEM + reload would on a fenced
     primary (new sessions, from a pool's reconnect, start writable again)."""
     for conn in pool_connections:
@@ -89,10 +90,7 @@ async def fence(pool_connections: list, orm: Running) -> None:
 
 async def test_a_fenced_server_is_dropped_not_written_to_forever(two_hosts, clock) -> None:
     _, running = two_hosts
-    parent = await api.signed_up(running.client, "fenced@example.com")
-    titles = await api.seed_titles(running.container)
-    kid = await parent.child()
-    session = (await parent.beat(kid, titles.cartoon)).json()["session_id"]
+    parent, titles, kid, session = await watching(running, "fenced@example.com")
 
     hot = await running.container.hot_pool.async_()
     assert hot.pool is not None

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from app.services.clock import FrozenClock
 from tests.support import api
-from tests.support.apps import QUIET_BACKGROUND, Running, running_app
-from tests.support.db import truncate_all
+from tests.support.apps import Running, running_with_proxy
 from tests.support.parental import grant, grants, history, pin_token, set_pin, weekly_report
 from tests.support.pgproxy import RoundTripProxy
 
@@ -21,15 +20,9 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 async def split(database_url: str,
                 clock: FrozenClock) -> AsyncIterator[tuple[RoundTripProxy, Running]]:
-    await truncate_all(database_url)
-    reads = RoundTripProxy(database_url)
-    await reads.up()
-    try:
-        async with running_app(database_url, clock, database_read_url=reads.url,
-                               **QUIET_BACKGROUND) as running:
-            yield reads, running
-    finally:
-        await reads.close()
+    async with running_with_proxy(database_url, clock,
+                                  lambda proxy: {"database_read_url": proxy}) as both:
+        yield both
 
 
 async def reads_of(proxy: RoundTripProxy, call: Callable[[], Awaitable[httpx.Response]]) -> int:
