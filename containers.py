@@ -59,7 +59,8 @@ async def init_config_listener(settings: Settings,
     listen_url = settings.database_listen_url or settings.database_url or ""
     listener = ConfigChangeListener(asyncpg_dsn(listen_url),
                                     on_change=configs.invalidate, on_reconnect=configs.clear,
-                                    retry_seconds=settings.db_retry_interval_seconds)
+                                    retry_seconds=settings.db_retry_interval_seconds,
+                                    host_timeout=settings.db_host_timeout_seconds)
     listener.start()
     try:
         yield listener

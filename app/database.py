@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -47,6 +48,47 @@ def asyncpg_dsn(url: str, attrs: str = dburl.PRIMARY_ATTRS) -> str:
     return parsed.with_default_attrs(attrs).libpq()
 
 
+async def connect(dsn: str, *, host_timeout: float, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg.connect, except that with several hosts each one gets `host_timeout` of its own.
+
+    asyncpg walks a host list under one timeout for the whole attempt, so a first host that
+    takes the connection and then says nothing (a frozen machine, a half-dead proxy) would use
+    it all and the standby behind it would never be tried. Here a host that does not answer in
+    time, refuses, or is not what target_session_attrs asks for is skipped for the next."""
+    hosts = dburl.parse(dsn).each_host()
+    if len(hosts) == 1:  # one host (or a ?host= list, which asyncpg walks itself)
+        return await asyncpg.connect(dsn, **kwargs)
+    kwargs.pop("timeout", None)
+    failure: BaseException | None = None
+    for host in hosts:
+        try:
+            return await asyncpg.connect(host, timeout=host_timeout, **kwargs)
+        except NEXT_HOST_ERRORS as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+def connect_each_host(engine: AsyncEngine, dsn: str, host_timeout: float) -> None:
+    """Make `engine` open its connections with `connect` on `dsn` (the libpq form of the
+    engine's own URL): SQLAlchemy would hand the host list to asyncpg whole. The options it
+    passes besides the URL's parts (timeouts, statement cache) are kept."""
+    if len(dburl.parse(dsn).each_host()) == 1:
+        return
+
+    def do_connect(dialect: object, record: object, cargs: object,
+                   cparams: dict[str, Any]) -> None:
+        options = {k: cparams[k] for k in DRIVER_OPTIONS if k in cparams}
+        cparams["async_creator_fn"] = lambda *_a, **_k: connect(
+            dsn, host_timeout=host_timeout, **options)
+
+    event.listen(engine.sync_engine, "do_connect", do_connect)
+
+
+# What the ORM engines pass to asyncpg.connect besides the URL (app.database._create_engine).
+DRIVER_OPTIONS = ("command_timeout", "timeout", "statement_cache_size")
+
+
 def _create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
@@ -75,7 +117,9 @@ def _read_only_is_a_disconnect(context: ExceptionContext) -> None:
 
 async def init_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """ORM engine for everything but the heartbeat; disposed on shutdown."""
-    engine = _create_engine(sqlalchemy_url(_require_url(settings)), settings)
+    url = _require_url(settings)
+    engine = _create_engine(sqlalchemy_url(url), settings)
+    connect_each_host(engine, asyncpg_dsn(url), settings.db_host_timeout_seconds)
     event.listen(engine.sync_engine, "handle_error", _read_only_is_a_disconnect)
     try:
         yield engine
@@ -91,8 +135,9 @@ async def init_read_engine(settings: Settings,
     if not settings.database_read_url:
         yield primary
         return
-    engine = _create_engine(sqlalchemy_url(settings.database_read_url, dburl.READ_ATTRS),
-                            settings)
+    url = settings.database_read_url
+    engine = _create_engine(sqlalchemy_url(url, dburl.READ_ATTRS), settings)
+    connect_each_host(engine, asyncpg_dsn(url, dburl.READ_ATTRS), settings.db_host_timeout_seconds)
     try:
         yield engine
     finally:
@@ -121,6 +166,10 @@ CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
 # SYSTEM SET default_transaction_read_only + reload) or a session that somehow reached a standby.
 # Connecting anew (with target_session_attrs=read-write and several hosts) finds the primary.
 READ_ONLY_SQLSTATE = asyncpg.exceptions.ReadOnlySQLTransactionError.sqlstate
+
+# What makes `connect` try the next host: no answer in time, a refusal, a server not yet ready
+# (starting up, shutting down), or one that is not what target_session_attrs asks for.
+NEXT_HOST_ERRORS = (OSError, TimeoutError, asyncpg.CannotConnectNowError, *NO_SERVER_ERRORS)
 
 # Opening a connection (the pool at start-up, the LISTEN session) fails with these while the
 # database is down or still choosing a primary; the caller retries.
@@ -187,6 +236,7 @@ class HotPool:
             reset=_no_reset,
             init=self._prepare,
             timeout=5,
+            connect=functools.partial(connect, host_timeout=s.db_host_timeout_seconds),
         )
         self.ready.set()
 

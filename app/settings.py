@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     db_acquire_timeout_seconds: float = Field(2.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(5.0, gt=0, le=300)
     db_retry_interval_seconds: float = Field(2.0, gt=0, le=300)
+    # A database URL naming several hosts: how long each may take to connect before the next
+    # is tried. Below DB_ACQUIRE_TIMEOUT_SECONDS, or a heartbeat's reconnect never gets past a
+    # host that has stopped answering.
+    db_host_timeout_seconds: float = Field(dburl.HOST_TIMEOUT_SECONDS, gt=0, le=60)
     # 0 behind a transaction-mode pooler older than PgBouncer 1.21 (see deploy/README.md): a
     # named prepared statement lives on one server connection, which the pooler reassigns.
     db_statement_cache_size: int = Field(100, ge=0, le=10_000)

@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from app.database import CONNECT_ERRORS, HotPool
+from app import dburl
+from app.database import CONNECT_ERRORS, HotPool, connect
 from app.domain.profile import ProfileFacts
 from app.domain.schedules import stored_schedule
 from app.domain.viewing_day import LimitConfig
@@ -76,8 +77,10 @@ class ConfigChangeListener:
     may have been missed) after the connection is lost."""
 
     def __init__(self, dsn: str, *, on_change: Callable[[uuid.UUID], None],
-                 on_reconnect: Callable[[], None], retry_seconds: float) -> None:
+                 on_reconnect: Callable[[], None], retry_seconds: float,
+                 host_timeout: float = dburl.HOST_TIMEOUT_SECONDS) -> None:
         self._dsn = dsn
+        self._host_timeout = host_timeout
         self._on_change = on_change
         self._on_reconnect = on_reconnect
         self._retry = retry_seconds
@@ -101,7 +104,7 @@ class ConfigChangeListener:
         first = True
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
+                conn = await connect(self._dsn, timeout=5, host_timeout=self._host_timeout)
             except CONNECT_ERRORS:  # down, or (several hosts) none of them the primary yet
                 await asyncio.sleep(self._retry)
                 continue
