@@ -104,3 +104,33 @@ async def test_a_fenced_server_is_dropped_not_written_to_forever(two_hosts, cloc
     clock.advance(30)
     assert await settles(lambda: parent.beat(kid, titles.cartoon, session)) == 1
     assert await settles(lambda: put_config(parent, kid, weekday_limit_minutes=45)) == 1
+
+
+async def test_a_listener_on_a_read_only_server_moves(database_url, monkeypatch) -> None:
+    """NOTIFYs happen on the primary only: a LISTEN session left on a fenced (or demoted)
+    server would hear nothing, so its ping checks for read-only and it reconnects."""
+    from app.database import connect
+    from app.repositories import profile_facts
+
+    sessions = 0
+
+    async def fenced_then_writable(*args: Any, **kwargs: Any) -> Any:
+        nonlocal sessions
+        sessions += 1
+        conn = await connect(*args, **kwargs)
+        if sessions == 1:
+            await conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    monkeypatch.setattr(profile_facts, "connect", fenced_then_writable)
+    reconnected = asyncio.Event()
+    listener = profile_facts.ConfigChangeListener(
+        database_url, on_change=lambda _id: None, on_reconnect=reconnected.set,
+        retry_seconds=0.05, ping_seconds=0.05)
+    listener.start()
+    try:
+        await asyncio.wait_for(reconnected.wait(), 5)
+        await asyncio.sleep(0.2)  # and it stays on the writable session
+        assert sessions == 2 and listener.listening.is_set()
+    finally:
+        await listener.stop()
