@@ -31,8 +31,8 @@ def _with_scheme(url: str, scheme: str) -> str:
 
 def sqlalchemy_url(url: str, attrs: str = dburl.PRIMARY_ATTRS) -> str:
     """postgresql://… → postgresql+asyncpg://… (the app picks its own driver); a list of hosts
-    becomes the dialect's `?host=h1:p1&host=h2:p2`, with `target_session_attrs=attrs` unless
-    the URL sets one."""
+    becomes the dialect's `?host=h1,h2&port=p1,p2`, with `target_session_attrs=attrs` unless
+    the URL sets one (the engine then connects through `connect_each_host`)."""
     parsed = dburl.parse(url)
     if not parsed.multi_host:
         return _with_scheme(url, "postgresql+asyncpg")
