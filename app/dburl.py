@@ -23,6 +23,9 @@ PRIMARY_ATTRS = "read-write"
 # its role; list the standbys first and the primary last to prefer them.
 READ_ATTRS = "any"
 # The values asyncpg accepts (asyncpg.connect_utils.SessionAttribute).
+# With several hosts, each may take this long to connect before the next is tried (the
+# DB_HOST_TIMEOUT_SECONDS default; migrations, which read no settings, use it as it is).
+HOST_TIMEOUT_SECONDS = 1.0
 SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
 SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 DEFAULT_PORT = 5432
@@ -60,6 +63,22 @@ class DatabaseUrl:
             return self
         return DatabaseUrl(self.scheme, self.userinfo, self.hosts, self.path,
                            (*self.query, ("target_session_attrs", attrs)))
+
+    def attrs(self) -> str | None:
+        return next((v for k, v in self.query if k == "target_session_attrs"), None)
+
+    def each_host(self) -> list[str]:
+        """One libpq URL per host of the netloc, in order, each asking for the URL's
+        target_session_attrs; `prefer-standby` becomes every host as `standby`, then every
+        host as `any` (on one host asyncpg would take whatever it finds). A URL whose hosts
+        are a ?host= list stays whole: the driver walks that list itself."""
+        if len(self.hosts) <= 1:
+            return [self.libpq()]
+        passes = ("standby", "any") if self.attrs() == "prefer-standby" else (self.attrs(),)
+        rest = tuple((k, v) for k, v in self.query if k != "target_session_attrs")
+        return [DatabaseUrl(self.scheme, self.userinfo, (host,), self.path,
+                            rest if attrs is None else (*rest, ("target_session_attrs", attrs))
+                            ).libpq() for attrs in passes for host in self.hosts]
 
     def _join(self, scheme: str, hosts: str, query: tuple[tuple[str, str], ...]) -> str:
         netloc = f"{self.userinfo}@{hosts}" if self.userinfo else hosts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -11,13 +12,17 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from app.database import CONNECT_ERRORS, HotPool
+from app import dburl
+from app.database import CONNECT_ERRORS, HotPool, connect
 from app.domain.profile import ProfileFacts
 from app.domain.schedules import stored_schedule
 from app.domain.viewing_day import LimitConfig
 from app.repositories.named_sql import bind
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
+# "on" in a hot standby and on a primary made read-only (either way, not where changes happen).
+READ_ONLY = "SELECT pg_catalog.current_setting('transaction_read_only')"
+log = logging.getLogger(__name__)
 
 class LoadFacts(NamedTuple):
     profile_id: uuid.UUID
@@ -76,8 +81,12 @@ class ConfigChangeListener:
     may have been missed) after the connection is lost."""
 
     def __init__(self, dsn: str, *, on_change: Callable[[uuid.UUID], None],
-                 on_reconnect: Callable[[], None], retry_seconds: float) -> None:
+                 on_reconnect: Callable[[], None], retry_seconds: float,
+                 host_timeout: float = dburl.HOST_TIMEOUT_SECONDS,
+                 ping_seconds: float = 30) -> None:
         self._dsn = dsn
+        self._host_timeout = host_timeout
+        self._ping_seconds = ping_seconds
         self._on_change = on_change
         self._on_reconnect = on_reconnect
         self._retry = retry_seconds
@@ -97,11 +106,22 @@ class ConfigChangeListener:
         with contextlib.suppress(ValueError):
             self._on_change(uuid.UUID(str(payload)))
 
+    async def _until_lost(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """A ping now and then detects a silently dead link, and a server that has turned
+        read-only: a fenced or demoted primary, on which no replica NOTIFYs any more (nor
+        does a standby ever pass a notification on), so the session must move to the primary."""
+        while not lost.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lost.wait(), timeout=self._ping_seconds)
+            if not lost.is_set() and await conn.fetchval(READ_ONLY, timeout=5) == "on":
+                log.warning("the LISTEN session's server is read-only: reconnecting")
+                return
+
     async def _run(self) -> None:
         first = True
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
+                conn = await connect(self._dsn, timeout=5, host_timeout=self._host_timeout)
             except CONNECT_ERRORS:  # down, or (several hosts) none of them the primary yet
                 await asyncio.sleep(self._retry)
                 continue
@@ -113,11 +133,7 @@ class ConfigChangeListener:
                     self._on_reconnect()
                 first = False
                 self.listening.set()
-                while not lost.is_set():  # a ping now and then detects a silently dead link
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=30)
-                    if not lost.is_set():
-                        await conn.execute("SELECT 1", timeout=5)
+                await self._until_lost(conn, lost)
             except (*CONNECT_ERRORS, asyncpg.InterfaceError):
                 pass
             finally:

@@ -5,8 +5,9 @@ whose only live server refuses writes must not be used at all (503, never a writ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from app import dburl
@@ -68,6 +69,44 @@ def test_migrations_run_past_the_dead_host() -> None:
         upgrade(behind_a_dead_host(url))
         rows = asyncio.run(fetch(url, "SELECT version_num FROM alembic_version"))
         assert [r["version_num"] for r in rows] == [head_revision()]
+
+
+@contextlib.asynccontextmanager
+async def silent_host() -> AsyncIterator[dburl.Host]:
+    """A host that accepts connections and then never says a word (a frozen server)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield dburl.Host("127.0.0.1", server.sockets[0].getsockname()[1])
+    finally:
+        for writer in held:
+            writer.transport.abort()
+        server.close()
+
+
+async def test_a_host_that_never_answers_costs_its_timeout_not_the_connection(
+        database_url) -> None:
+    parsed = dburl.parse(database_url)
+    async with silent_host() as silent:
+        url = dburl.DatabaseUrl(parsed.scheme, parsed.userinfo, (silent, *parsed.hosts),
+                                parsed.path, ()).libpq()
+        async with running_app(url, db_host_timeout_seconds=0.3) as running:
+            listener = await running.container.config_listener.async_()
+            await asyncio.wait_for(listener.listening.wait(), 5)
+            for _ in range(50):  # the hot pool opens in the background at start-up
+                if (await running.container.hot_pool.async_()).pool is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await running.client.get("/readyz")).status_code == 200
+            parent = await api.signed_up(running.client, "silent@example.com")
+            titles = await api.seed_titles(running.container)
+            r = await parent.beat(await parent.child(), titles.cartoon)
+            assert r.status_code == 200, r.text
+        await asyncio.to_thread(upgrade, url)  # Alembic too (its env runs a loop of its own)
 
 
 @pytest.fixture

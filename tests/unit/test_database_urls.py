@@ -99,3 +99,23 @@ def test_a_malformed_url_is_a_readable_setting_error(url: str) -> None:
 def test_settings_accept_several_hosts(field: str) -> None:
     url = "postgresql://u:p@h1:5432,h2:5433/db?target_session_attrs=read-write"
     assert getattr(Settings(jwt_secret=SECRET, **{field: url}), field) == url
+
+
+def test_each_host_is_tried_on_its_own_with_the_urls_attrs() -> None:
+    url = asyncpg_dsn("postgresql://u:p@h1:1,h2/db?sslmode=disable")
+    assert dburl.parse(url).each_host() == [
+        "postgresql://u:p@h1:1/db?sslmode=disable&target_session_attrs=read-write",
+        "postgresql://u:p@h2/db?sslmode=disable&target_session_attrs=read-write"]
+
+
+def test_prefer_standby_tries_every_host_as_a_standby_first() -> None:
+    hosts = dburl.parse("postgresql://h1,h2/db?target_session_attrs=prefer-standby").each_host()
+    assert hosts == ["postgresql://h1/db?target_session_attrs=standby",
+                     "postgresql://h2/db?target_session_attrs=standby",
+                     "postgresql://h1/db?target_session_attrs=any",
+                     "postgresql://h2/db?target_session_attrs=any"]
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgresql://u@/db?host=h1,h2"])
+def test_one_host_or_a_query_host_list_is_one_attempt(url: str) -> None:
+    assert len(dburl.parse(url).each_host()) == 1
