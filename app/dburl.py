@@ -1,13 +1,15 @@
 """PostgreSQL URL forms for each client, including URLs that name several hosts.
 
 A libpq-style URL may list hosts in its netloc (`postgresql://u@h1:5432,h2:5433/db`); asyncpg
-reads that form itself, SQLAlchemy's asyncpg dialect wants one `host=h:p` query parameter per
-host instead. `urlsplit(url).hostname` and `.port` cannot read a host list (the port of
-"h1:5432,h2:5433" is not a number), so nothing in the service should call them on a database URL.
+reads that form itself, SQLAlchemy's asyncpg dialect wants them as `?host=h1,h2&port=p1,p2`
+instead (and the service's own `database.connect` tries them one at a time).
+`urlsplit(url).hostname` and `.port` cannot read a host list (the port of "h1:5432,h2:5433" is
+not a number), so nothing in the service should call them on a database URL.
 
 With several hosts and no `target_session_attrs`, a default is added so that a standby (or a
 read-only former primary) is never picked for writes: the driver tries the hosts in order and
 keeps the first that matches. Pure functions, no I/O: settings validation uses them too.
+Host lists in the query (`?host=h1,h2`) are passed on as they are, not rewritten.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ PRIMARY_ATTRS = "read-write"
 # The read URL (DATABASE_READ_URL) with several hosts: the first host that answers, whatever
 # its role; list the standbys first and the primary last to prefer them.
 READ_ATTRS = "any"
-# The values asyncpg accepts (asyncpg.connect_utils.SessionAttribute).
 # With several hosts, each may take this long to connect before the next is tried (the
 # DB_HOST_TIMEOUT_SECONDS default; migrations, which read no settings, use it as it is).
 HOST_TIMEOUT_SECONDS = 1.0
+# The values asyncpg accepts (asyncpg.connect_utils.SessionAttribute).
 SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
 SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 DEFAULT_PORT = 5432

@@ -20,8 +20,9 @@ from app.domain.viewing_day import LimitConfig
 from app.repositories.named_sql import bind
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
-# "on" in a hot standby and on a primary made read-only (either way, not where changes happen).
-READ_ONLY = "SELECT pg_catalog.current_setting('transaction_read_only')"
+# What PostgreSQL (14 and later) reports, unasked, when a session's server turns read-only (a
+# primary fenced with default_transaction_read_only) or is a standby: not where changes happen.
+READ_ONLY_REPORTS = ("default_transaction_read_only", "in_hot_standby")
 log = logging.getLogger(__name__)
 
 class LoadFacts(NamedTuple):
@@ -109,11 +110,16 @@ class ConfigChangeListener:
     async def _until_lost(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """A ping now and then detects a silently dead link, and a server that has turned
         read-only: a fenced or demoted primary, on which no replica NOTIFYs any more (nor
-        does a standby ever pass a notification on), so the session must move to the primary."""
+        does a standby ever pass a notification on), so the session must move to the primary.
+        The read-only check costs no round trip: the server reports those settings itself."""
         while not lost.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(lost.wait(), timeout=self._ping_seconds)
-            if not lost.is_set() and await conn.fetchval(READ_ONLY, timeout=5) == "on":
+            if lost.is_set():
+                return
+            await conn.execute("SELECT 1", timeout=5)  # one simple query, one round trip
+            reported = conn.get_settings()  # ParameterStatus, updated by the server itself
+            if any(getattr(reported, name, "off") == "on" for name in READ_ONLY_REPORTS):
                 log.warning("the LISTEN session's server is read-only: reconnecting")
                 return
 
