@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from app.auth import BearerBackend
-from app.database import asyncpg_dsn, init_engine, init_hot_pool
+from app.database import asyncpg_dsn, init_engine, init_hot_pool, init_read_engine
 from app.migrations import head_revision
 from app.prometheus import init_exporter
 from app.repositories.accounts import AccountRepository
@@ -60,7 +60,8 @@ async def init_config_listener(settings: Settings,
     listen_url = settings.database_listen_url or settings.database_url or ""
     listener = ConfigChangeListener(asyncpg_dsn(listen_url),
                                     on_change=configs.invalidate, on_reconnect=configs.clear,
-                                    retry_seconds=settings.db_retry_interval_seconds)
+                                    retry_seconds=settings.db_retry_interval_seconds,
+                                    host_timeout=settings.db_host_timeout_seconds)
     listener.start()
     try:
         yield listener
@@ -81,21 +82,24 @@ class Container(containers.DeclarativeContainer):
 
     # Resources: opened by the app's lifespan, closed on shutdown.
     engine = providers.Resource(init_engine, settings)
+    # DATABASE_READ_URL's engine, or `engine` itself: only for reads that may lag a second.
+    read_engine = providers.Resource(init_read_engine, settings, engine)
     hot_pool = providers.Resource(init_hot_pool, settings, prepare=prepare_hot_statements)
     hasher = providers.Resource(init_hasher, settings)
 
     session_factory = providers.Singleton(async_sessionmaker, engine, expire_on_commit=False)
+    read_sessions = providers.Singleton(async_sessionmaker, read_engine, expire_on_commit=False)
     tokens = providers.Singleton(TokenService, settings, clock)
     auth_backend = providers.Singleton(BearerBackend, tokens, public_paths=PUBLIC_PATHS)
 
     # Repositories: all the SQL.
     accounts = providers.Factory(AccountRepository, session_factory)
     profiles = providers.Factory(ProfileRepository, session_factory)
-    titles = providers.Factory(TitleRepository, session_factory)
+    titles = providers.Factory(TitleRepository, session_factory, reads=read_sessions)
     pins = providers.Factory(PinRepository, session_factory)
     viewing_configs = providers.Factory(ViewingConfigRepository, session_factory)
-    grants = providers.Factory(GrantRepository, session_factory)
-    reports = providers.Factory(ReportRepository, session_factory)
+    grants = providers.Factory(GrantRepository, session_factory, reads=read_sessions)
+    reports = providers.Factory(ReportRepository, read_sessions)  # history and weekly reports
     health_repository = providers.Factory(HealthRepository, engine)
     sign_in_failures = providers.Factory(SignInFailureRepository, engine)
     profile_facts = providers.Singleton(ProfileFactsRepository, hot_pool)
@@ -187,7 +191,8 @@ class Container(containers.DeclarativeContainer):
     )
     # Observability: /metrics samples the cache, the hasher and both pools at scrape time.
     prometheus = providers.Resource(init_exporter, metrics=metrics, cache=config_provider,
-                                    hasher=hasher, hot_pool=hot_pool, engine=engine)
+                                    hasher=hasher, hot_pool=hot_pool, engine=engine,
+                                    read_engine=read_engine)
 
 
 # dependency-injector types these as "an awaitable, or None when no resource is async"; ours are

@@ -87,12 +87,20 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, errors.DatabaseUnavailable.detail)
 
 
+def _no_primary(exc: DBAPIError) -> bool:
+    """Several hosts, none of them accepting writes (a failover under way): SQLAlchemy wraps
+    asyncpg's error in its own InternalError, the original is the adapted error's cause."""
+    original = getattr(exc.orig, "__cause__", None)
+    return isinstance(original, asyncpg.exceptions.TargetServerAttributeNotMatched)
+
+
 async def database_error(request: Request, exc: Exception) -> Response:
     """A driver error is 503 when the connection is the problem, else a bug (500)."""
     assert isinstance(exc, DBAPIError)
     lost = exc.connection_invalidated or isinstance(
         exc, (OperationalError, InterfaceError)
-    ) or isinstance(exc.orig, (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError))
+    ) or isinstance(exc.orig, (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+    ) or _no_primary(exc)
     if lost:
         return await database_unavailable(request, exc)
     return unexpected(request, exc)
@@ -146,6 +154,8 @@ EXCEPTION_HANDLERS = {
     asyncpg.PostgresConnectionError: database_unavailable,
     asyncpg.InterfaceError: database_unavailable,
     asyncpg.exceptions.OperatorInterventionError: database_unavailable,
+    # Several hosts and none accepts writes (a failover under way): the same outage.
+    asyncpg.exceptions.TargetServerAttributeNotMatched: database_unavailable,
 }
 # No `Exception` entry: Starlette would run it in ServerErrorMiddleware, outside every other
 # middleware. RequestObserver renders the 500 instead (app/observability.py).

@@ -73,12 +73,16 @@ def prepare_multiprocess_dir(workers: int) -> str | None:
 
 class PrometheusExporter:
     def __init__(self, *, metrics: MetricsCollector, cache: CacheStats, hasher: PasswordHasher,
-                 hot_pool: HotPool, engine: Any, multiproc_dir: str | None = None) -> None:
+                 hot_pool: HotPool, engine: Any, read_engine: Any = None,
+                 multiproc_dir: str | None = None) -> None:
         self._metrics = metrics
         self._cache = cache
         self._hasher = hasher
         self._hot_pool = hot_pool
         self._engine = engine
+        # DATABASE_READ_URL's engine, sampled as "orm_read"; None or the primary engine itself
+        # when reads share the primary's pool.
+        self._read_engine = None if read_engine is engine else read_engine
         self._dir = multiproc_dir
         m = metrics
         registry = m.registry
@@ -123,11 +127,12 @@ class PrometheusExporter:
         if pool is not None:
             self._set_pool("hot", pool.get_size(), pool.get_size() - pool.get_idle_size(),
                            pool.get_max_size())
-        orm = getattr(self._engine, "pool", None)
-        if orm is not None and hasattr(orm, "checkedout"):
-            # The ORM pool has no overflow (app.database.init_engine): capacity is its size.
-            self._set_pool("orm", orm.checkedin() + orm.checkedout(), orm.checkedout(),
-                           orm.size())
+        for name, engine in (("orm", self._engine), ("orm_read", self._read_engine)):
+            orm = getattr(engine, "pool", None)
+            if orm is not None and hasattr(orm, "checkedout"):
+                # No overflow (app.database._create_engine): capacity is the pool's size.
+                self._set_pool(name, orm.checkedin() + orm.checkedout(), orm.checkedout(),
+                               orm.size())
 
     def _set_pool(self, name: str, open_: int, in_use: int, capacity: int) -> None:
         self._pool_open.labels(name).set(open_)
@@ -149,12 +154,14 @@ class PrometheusExporter:
 
 
 async def init_exporter(*, metrics: MetricsCollector, cache: CacheStats, hasher: PasswordHasher,
-                        hot_pool: HotPool, engine: Any) -> AsyncIterator[PrometheusExporter]:
+                        hot_pool: HotPool, engine: Any,
+                        read_engine: Any = None) -> AsyncIterator[PrometheusExporter]:
     """Container resource; in multiprocess mode it samples in the background (other workers'
     scrapes read this worker's files) and marks the worker dead on shutdown."""
     directory = multiprocess_dir()
     exporter = PrometheusExporter(metrics=metrics, cache=cache, hasher=hasher,
-                                  hot_pool=hot_pool, engine=engine, multiproc_dir=directory)
+                                  hot_pool=hot_pool, engine=engine, read_engine=read_engine,
+                                  multiproc_dir=directory)
     sampler = asyncio.create_task(exporter.sample_forever()) if directory else None
     try:
         yield exporter

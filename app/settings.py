@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import dburl
 
 # Used only when the embedded demo database runs and no JWT_SECRET is given.
 DEMO_JWT_SECRET = "demo-only-secret-not-for-production-use-0123456789"
@@ -36,12 +37,19 @@ class Settings(BaseSettings):
     db_acquire_timeout_seconds: float = Field(2.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(5.0, gt=0, le=300)
     db_retry_interval_seconds: float = Field(2.0, gt=0, le=300)
+    # A database URL naming several hosts: how long each may take to connect before the next
+    # is tried. Below DB_ACQUIRE_TIMEOUT_SECONDS, or a heartbeat's reconnect never gets past a
+    # host that has stopped answering.
+    db_host_timeout_seconds: float = Field(dburl.HOST_TIMEOUT_SECONDS, gt=0, le=60)
     # 0 behind a transaction-mode pooler older than PgBouncer 1.21 (see deploy/README.md): a
     # named prepared statement lives on one server connection, which the pooler reassigns.
     db_statement_cache_size: int = Field(100, ge=0, le=10_000)
     # LISTEN needs a session of its own: behind a transaction-mode pooler, point this at
     # PostgreSQL directly (or a session-mode pool). Unset: DATABASE_URL.
     database_listen_url: str | None = None
+    # Reads that may lag a second (history, weekly reports, the grants list, title browsing)
+    # go here, e.g. to a standby; unset, they use DATABASE_URL's pool.
+    database_read_url: str | None = None
     # After SIGTERM: answer /readyz 503 and keep accepting this long, then finish in-flight
     # requests and exit. 0 under Kubernetes, where the preStop pause does this job.
     shutdown_drain_seconds: float = Field(0, ge=0, le=300)
@@ -71,14 +79,12 @@ class Settings(BaseSettings):
     time_request_sweep_interval_seconds: float = Field(15, gt=0, le=60)
     demo_mode: bool = False  # set by the CLI for the local demo (embedded database)
 
-    @field_validator("database_url", "database_listen_url")
+    @field_validator("database_url", "database_listen_url", "database_read_url")
     @classmethod
     def _plain_postgres_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-            raise ValueError("must be a postgresql://user:password@host:port/dbname URL")
+        dburl.parse(value)  # a ValueError says what is wrong (several hosts are fine)
         return value
 
     @field_validator("log_level")

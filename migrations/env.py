@@ -6,18 +6,23 @@ import os
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.database import sqlalchemy_url
+from app import dburl
+from app.database import asyncpg_dsn, connect_each_host, sqlalchemy_url
 from app.models import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
-def _url() -> str:
+def _given_url() -> str:
     url = config.attributes.get("url") or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError("DATABASE_URL is not set")
-    return sqlalchemy_url(url)
+    return url
+
+
+def _url() -> str:
+    return sqlalchemy_url(_given_url())
 
 
 def _run(connection) -> None:
@@ -28,6 +33,8 @@ def _run(connection) -> None:
 
 async def _run_async() -> None:
     engine = create_async_engine(_url())
+    # Several hosts: each tried in turn with a timeout of its own, like the service's pools.
+    connect_each_host(engine, asyncpg_dsn(_given_url()), dburl.HOST_TIMEOUT_SECONDS)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

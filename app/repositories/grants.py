@@ -81,8 +81,10 @@ def _json_instant(instant: datetime) -> str:
 
 
 class GrantRepository:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
+                 reads: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = session_factory
+        self._reads = reads or session_factory  # may lag a second: listings only
 
     async def add(self, *, profile_id: uuid.UUID, granted_by: uuid.UUID, day: date,
                   minutes: int | None, is_remote: bool, now: datetime,
@@ -102,7 +104,7 @@ class GrantRepository:
             return None
 
     async def list_for(self, profile_id: uuid.UUID, *, limit: int) -> list[GrantRecord]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             result = await session.execute(
                 select(TimeGrant).where(col(TimeGrant.profile_id) == profile_id)
                 .order_by(col(TimeGrant.granted_at).desc(), col(TimeGrant.id).desc()).limit(limit))

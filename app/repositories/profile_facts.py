@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -11,13 +12,18 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from app.database import HotPool
+from app import dburl
+from app.database import CONNECT_ERRORS, HotPool, connect
 from app.domain.profile import ProfileFacts
 from app.domain.schedules import stored_schedule
 from app.domain.viewing_day import LimitConfig
 from app.repositories.named_sql import bind
 
 CONFIG_CHANNEL = "viewing_time_config_changed"
+# What PostgreSQL (14 and later) reports, unasked, when a session's server turns read-only (a
+# primary fenced with default_transaction_read_only) or is a standby: not where changes happen.
+READ_ONLY_REPORTS = ("default_transaction_read_only", "in_hot_standby")
+log = logging.getLogger(__name__)
 
 class LoadFacts(NamedTuple):
     profile_id: uuid.UUID
@@ -76,8 +82,12 @@ class ConfigChangeListener:
     may have been missed) after the connection is lost."""
 
     def __init__(self, dsn: str, *, on_change: Callable[[uuid.UUID], None],
-                 on_reconnect: Callable[[], None], retry_seconds: float) -> None:
+                 on_reconnect: Callable[[], None], retry_seconds: float,
+                 host_timeout: float = dburl.HOST_TIMEOUT_SECONDS,
+                 ping_seconds: float = 30) -> None:
         self._dsn = dsn
+        self._host_timeout = host_timeout
+        self._ping_seconds = ping_seconds
         self._on_change = on_change
         self._on_reconnect = on_reconnect
         self._retry = retry_seconds
@@ -97,12 +107,28 @@ class ConfigChangeListener:
         with contextlib.suppress(ValueError):
             self._on_change(uuid.UUID(str(payload)))
 
+    async def _until_lost(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """A ping now and then detects a silently dead link, and a server that has turned
+        read-only: a fenced or demoted primary, on which no replica NOTIFYs any more (nor
+        does a standby ever pass a notification on), so the session must move to the primary.
+        The read-only check costs no round trip: the server reports those settings itself."""
+        while not lost.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lost.wait(), timeout=self._ping_seconds)
+            if lost.is_set():
+                return
+            await conn.execute("SELECT 1", timeout=5)  # one simple query, one round trip
+            reported = conn.get_settings()  # ParameterStatus, updated by the server itself
+            if any(getattr(reported, name, "off") == "on" for name in READ_ONLY_REPORTS):
+                log.warning("the LISTEN session's server is read-only: reconnecting")
+                return
+
     async def _run(self) -> None:
         first = True
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
-            except (TimeoutError, OSError, asyncpg.PostgresError):
+                conn = await connect(self._dsn, timeout=5, host_timeout=self._host_timeout)
+            except CONNECT_ERRORS:  # down, or (several hosts) none of them the primary yet
                 await asyncio.sleep(self._retry)
                 continue
             try:
@@ -113,12 +139,8 @@ class ConfigChangeListener:
                     self._on_reconnect()
                 first = False
                 self.listening.set()
-                while not lost.is_set():  # a ping now and then detects a silently dead link
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=30)
-                    if not lost.is_set():
-                        await conn.execute("SELECT 1", timeout=5)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._until_lost(conn, lost)
+            except (*CONNECT_ERRORS, asyncpg.InterfaceError):
                 pass
             finally:
                 self.listening.clear()

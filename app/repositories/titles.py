@@ -38,8 +38,10 @@ PAGES = {(search, after): text(_page_sql(search=search, after=after))
 
 
 class TitleRepository:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
+                 reads: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = session_factory
+        self._reads = reads or session_factory  # may lag a second: listings only
 
     async def upsert_many(self, rows: list[tuple[uuid.UUID, str, bool]]) -> int:
         unique = list({row[0]: row for row in rows}.values())  # the last one wins, like PUT
@@ -59,11 +61,11 @@ class TitleRepository:
             params["query"] = " & ".join(f"{w}:*" for w in words)
         if after is not None:
             params["after_title"], params["after_id"] = after
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(PAGES[bool(words), after is not None], params)
         return [Title(r.id, r.title, r.is_educational) for r in rows]
 
     async def get(self, title_id: uuid.UUID) -> Title | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(TitleRow, title_id)
         return None if row is None else Title(row.id, row.title, row.is_educational)

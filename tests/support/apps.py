@@ -8,17 +8,18 @@ here is unwired when its block ends: the next one built is the one the endpoints
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from asgi_lifespan import LifespanManager
-from starlette.applications import Starlette
-
 from app.main import create_app
 from app.services.clock import FrozenClock
 from app.settings import Settings
+from asgi_lifespan import LifespanManager
 from containers import Container
+from starlette.applications import Starlette
+from tests.support.db import truncate_all
+from tests.support.pgproxy import RoundTripProxy
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
@@ -91,3 +92,22 @@ async def running_app(database_url: str, clock: FrozenClock | None = None,
     with container_for(make_settings(database_url, **settings), clock) as container:
         async with serving(container) as app, client_for(app) as client:
             yield Running(container, app, client)
+
+
+@contextlib.asynccontextmanager
+async def running_with_proxy(database_url: str, clock: FrozenClock | None,
+                             place: Callable[[str], dict[str, object]]
+                             ) -> AsyncIterator[tuple[RoundTripProxy, Running]]:
+    """A counting proxy to `database_url` and an app (quiet background loops, emptied tables)
+    whose settings `place(proxy_url)` gives: which of its URLs go through the proxy."""
+    await truncate_all(database_url)
+    proxy = RoundTripProxy(database_url)
+    await proxy.up()
+    try:
+        settings: dict[str, object] = {"database_url": database_url, **QUIET_BACKGROUND,
+                                       **place(proxy.url)}
+        async with running_app(str(settings.pop("database_url")), clock,
+                               **settings) as running:
+            yield proxy, running
+    finally:
+        await proxy.close()
