@@ -159,9 +159,12 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 # (client-side TimeoutError, or the server's query_canceled), an administrator's shutdown, and
 # (with several hosts) none of them accepting writes: mid-failover, before a standby is promoted.
 NO_SERVER_ERRORS = (asyncpg.exceptions.TargetServerAttributeNotMatched,)
+# asyncpg's protocol left mid-operation: each pooled connection raised it once ("cannot switch to
+# state 12; another operation is in progress") when its server was killed in the failover test.
+BROKEN_PROTOCOL_ERRORS = (asyncpg.exceptions.InternalClientError,)
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
                      asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
-                     *NO_SERVER_ERRORS)
+                     *NO_SERVER_ERRORS, *BROKEN_PROTOCOL_ERRORS)
 # The server took the connection but refuses writes on it: a primary fenced in place (ALTER
 # SYSTEM SET default_transaction_read_only + reload) or a session that somehow reached a standby.
 # Connecting anew (with target_session_attrs=read-write and several hosts) finds the primary.

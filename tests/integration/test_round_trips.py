@@ -14,8 +14,9 @@ pytestmark = pytest.mark.anyio
 
 async def test_an_idle_app_sends_nothing_to_the_database(proxied):
     """What the counts below measure is the beats alone: no background loop of the lifespan
-    (sweeps, the webhook worker's poll) talks to the database while a test runs. It failed when
-    the worker polled every second and a poll landed inside a counted beat now and then."""
+    (sweeps, the webhook worker's poll, the LISTEN session's ping) talks to the database through
+    the proxy while a test runs. It failed when the worker polled every second and a poll landed
+    inside a counted beat now and then."""
     import asyncio
 
     proxy, _, _ = proxied
