@@ -326,3 +326,32 @@ def test_the_documented_apply_order_takes_every_manifest_once(rendering: Renderi
     assert {"ConfigMap", "ServiceAccount"} <= set(first)  # what the Job needs, before the Job
     assert migration == ["Job"]
     assert "Deployment" in api
+
+
+# --- the CloudNativePG example (deploy/README.md, "High availability on CloudNativePG") -------
+
+CNPG_EXAMPLE = DEPLOY / "examples" / "cloudnativepg.yaml"
+
+
+def test_the_cloudnativepg_example_waits_for_a_synchronous_standby_and_pools_the_primary() -> None:
+    cluster, pooler = load_documents(CNPG_EXAMPLE)
+    assert (cluster["apiVersion"], cluster["kind"]) == ("postgresql.cnpg.io/v1", "Cluster")
+    synchronous = cluster["spec"]["postgresql"]["synchronous"]
+    assert synchronous["dataDurability"] == "required"
+    assert 1 <= synchronous["number"] < cluster["spec"]["instances"]  # a standby to spare
+    assert pooler["kind"] == "Pooler" and pooler["spec"]["type"] == "rw"
+    assert pooler["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    assert pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+
+
+def test_the_cloudnativepg_urls_in_the_readme_name_the_example_services() -> None:
+    from app.dburl import parse
+
+    readme = (DEPLOY / "README.md").read_text()
+    name = load_documents(CNPG_EXAMPLE)[0]["metadata"]["name"]
+    direct = re.search(r"`(postgresql://vts:…@[^`]*,[^`]*)`", readme)
+    assert direct is not None
+    url = parse(direct.group(1).replace("…", "secret"))
+    assert [h.host for h in url.hosts] == [f"{name}-rw.database", f"{name}-r.database"]
+    assert url.with_default_attrs("read-write").attrs() == "read-write"
+    assert f"@{name}-pooler-rw.database:5432/" in readme and f"@{name}-ro.database:5432/" in readme
