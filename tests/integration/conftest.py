@@ -8,7 +8,7 @@ import pytest
 from app.services.clock import FrozenClock
 from tests.support.apps import QUIET_BACKGROUND, running_app
 from tests.support.db import truncate_all
-from tests.support.pgproxy import RoundTripProxy
+from tests.support.pgproxy import RoundTripProxy, tcp_front
 
 
 @pytest.fixture
@@ -24,3 +24,10 @@ async def proxied(database_url, clock: FrozenClock):  # type: ignore[no-untyped-
             yield proxy, running.client, running.container
     finally:
         await proxy.close()
+
+
+@pytest.fixture
+async def tcp_database_url(database_url: str):  # type: ignore[no-untyped-def]
+    """The test database at a TCP host:port (tests/support/pgproxy.py `tcp_front`)."""
+    async with tcp_front(database_url) as url:
+        yield url

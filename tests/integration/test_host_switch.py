@@ -42,11 +42,11 @@ async def settles(call: Callable[[], Awaitable[httpx.Response]], attempts: int =
 
 
 @pytest.fixture
-async def two_hosts(database_url: str,
+async def two_hosts(database_url: str, tcp_database_url: str,
                     clock: FrozenClock) -> AsyncIterator[tuple[RoundTripProxy, Running]]:
     """An app on "the proxy, then the test server", LISTENing (through the proxy)."""
     async with running_with_proxy(database_url, clock, lambda proxy: {
-            "database_url": hosts(proxy, database_url)}) as (proxy, running):
+            "database_url": hosts(proxy, tcp_database_url)}) as (proxy, running):
         listener = await running.container.config_listener.async_()
         await asyncio.wait_for(listener.listening.wait(), 5)
         yield proxy, running

@@ -18,6 +18,7 @@ from tests.support import api
 from tests.support.apps import make_settings, running_app
 from tests.support.db import _admin, fetch, scratch_database
 from tests.support.parental import grant, grants, history, pin_token, put_config, set_pin
+from tests.support.pgproxy import tcp_front
 from tests.support.served import free_port
 
 pytestmark = pytest.mark.anyio
@@ -33,8 +34,8 @@ def behind_a_dead_host(url: str) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(behind_a_dead_host(database_url))
+def settings(tcp_database_url: str) -> Settings:
+    return make_settings(behind_a_dead_host(tcp_database_url))
 
 
 async def test_heartbeats_and_the_orm_skip_the_dead_host(client, parent, titles) -> None:
@@ -64,11 +65,18 @@ async def test_the_listener_connects_past_the_dead_host(container, app, database
     assert configs.invalidations == before + 1
 
 
-def test_migrations_run_past_the_dead_host() -> None:
-    with scratch_database() as url:
-        upgrade(behind_a_dead_host(url))
-        rows = asyncio.run(fetch(url, "SELECT version_num FROM alembic_version"))
+async def test_migrations_run_past_the_dead_host() -> None:
+    # The scratch database and Alembic run event loops of their own: off this one, which serves
+    # the TCP front.
+    scratch = scratch_database()
+    url = await asyncio.to_thread(scratch.__enter__)
+    try:
+        async with tcp_front(url) as tcp:
+            await asyncio.to_thread(upgrade, behind_a_dead_host(tcp))
+        rows = await fetch(url, "SELECT version_num FROM alembic_version")
         assert [r["version_num"] for r in rows] == [head_revision()]
+    finally:
+        await asyncio.to_thread(scratch.__exit__, None, None, None)
 
 
 @contextlib.asynccontextmanager
@@ -89,8 +97,8 @@ async def silent_host() -> AsyncIterator[dburl.Host]:
 
 
 async def test_a_host_that_never_answers_costs_its_timeout_not_the_connection(
-        database_url) -> None:
-    parsed = dburl.parse(database_url)
+        tcp_database_url) -> None:
+    parsed = dburl.parse(tcp_database_url)
     async with silent_host() as silent:
         url = dburl.DatabaseUrl(parsed.scheme, parsed.userinfo, (silent, *parsed.hosts),
                                 parsed.path, ()).libpq()
@@ -122,11 +130,16 @@ def read_only_database() -> Iterator[str]:
 
 @pytest.mark.parametrize("form", ["dead-then-read-only", "read-only-twice", "attrs-in-url"])
 async def test_a_server_that_refuses_writes_is_never_used(read_only_database, form) -> None:
-    parsed = dburl.parse(read_only_database)
-    url = {"dead-then-read-only": behind_a_dead_host(read_only_database),
+    async with tcp_front(read_only_database) as read_only:
+        await _refused_everywhere(read_only, form)
+
+
+async def _refused_everywhere(read_only: str, form: str) -> None:
+    parsed = dburl.parse(read_only)
+    url = {"dead-then-read-only": behind_a_dead_host(read_only),
            "read-only-twice": dburl.DatabaseUrl(parsed.scheme, parsed.userinfo,
                                                 parsed.hosts * 2, parsed.path, ()).libpq(),
-           "attrs-in-url": f"{read_only_database}?target_session_attrs=read-write"}[form]
+           "attrs-in-url": f"{read_only}?target_session_attrs=read-write"}[form]
     async with running_app(url) as running:
         client = running.client
         assert (await client.get("/readyz")).status_code == 503

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from app import dburl
 
 SSL_REQUEST = 80877103
 GSS_REQUEST = 80877104
@@ -102,3 +105,19 @@ class RoundTripProxy:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.down()
+
+
+@contextlib.asynccontextmanager
+async def tcp_front(url: str) -> AsyncIterator[str]:
+    """`url` reachable at a TCP host:port, so that a URL can list it beside other hosts: as it is
+    when it names one, else through a proxy in front of its unix socket (the embedded server,
+    which `make test` uses without DATABASE_URL, listens on no TCP address)."""
+    if dburl.parse(url).hosts:
+        yield url
+        return
+    proxy = RoundTripProxy(url)
+    await proxy.up()
+    try:
+        yield proxy.url
+    finally:
+        await proxy.close()
