@@ -199,6 +199,11 @@ class _Acquired:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> None:
+        if isinstance(exc, BROKEN_PROTOCOL_ERRORS) and self._inner.connection is not None:
+            # Its protocol is stuck mid-operation: never hand it out again (release only drops
+            # a connection that is already closed).
+            log.warning("hot pool connection dropped: %r", exc)
+            self._inner.connection.terminate()
         read_only = isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError)
         if read_only:
             # Every pooled connection may be on the same read-only server: replace them all

@@ -30,3 +30,18 @@ async def test_a_broken_connection_inside_the_pool_context_is_an_outage(database
         assert raised.value.__cause__ is error
     finally:
         await pool.close()
+
+
+async def test_a_connection_whose_protocol_broke_is_not_handed_out_again(database_url):
+    pool = HotPool(make_settings(database_url, db_pool_size=1))
+    await pool.start()
+    try:
+        async with pool.acquire() as conn:
+            broken = await conn.fetchval("SELECT pg_backend_pid()")
+        with pytest.raises(DatabaseUnavailable):
+            async with pool.acquire():
+                raise asyncpg.exceptions.InternalClientError("cannot switch to state 12")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") != broken
+    finally:
+        await pool.close()
