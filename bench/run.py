@@ -129,16 +129,15 @@ class Bench:
         return server
 
     def load(self, server: Server, path: str, seconds: float) -> Load:
-        backends = tools.backends_of(self.db_name)
         cpu = server.cpu_seconds()
-        db_cpu = sum(map(tools.process_cpu_seconds, backends))
+        db_cpu = tools.backend_cpu(self.db_name)
         load = tools.run_wrk(self.wrk, server.url, script="heartbeat.lua",
                              args=[str(self.data_file), path, str(self.args.threads)],
                              seconds=seconds, connections=self.args.connections,
                              threads=self.args.threads)
         requests = max(load.requests, 1)
         load.cpu_us = (server.cpu_seconds() - cpu) / requests * 1e6
-        load.db_cpu_us = (sum(map(tools.process_cpu_seconds, backends)) - db_cpu) / requests * 1e6
+        load.db_cpu_us = tools.backend_cpu_since(db_cpu, self.db_name) / requests * 1e6
         return load
 
     def measure(self, server: Server, path: str) -> Load:

@@ -204,6 +204,20 @@ def backends_of(database: str) -> list[int]:
     return pids
 
 
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to `database`, by pid."""
+    return {pid: process_cpu_seconds(pid) for pid in backends_of(database)}
+
+
+def backend_cpu_since(before: dict[int, float], database: str) -> float:
+    """CPU seconds `database`'s backends used since `before` (a `backend_cpu` snapshot).
+
+    Read from the backends alive now, so one that connected since counts in full and one that
+    disconnected since (a pool retiring an idle connection) neither takes its whole past CPU
+    out of the sum, which made a soak minute's PostgreSQL CPU negative, nor counts at all."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in backend_cpu(database).items())
+
+
 def python() -> str:
     return sys.executable
 
