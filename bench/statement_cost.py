@@ -4,11 +4,12 @@ backend, with nothing else running on it: where the database's share of a heartb
     python -m bench.statement_cost
 
 Variants: the service's statement as it is; the same without the viewing-event CTEs (what a
-beat that reaches no threshold still evaluates for them); and the ceiling's single upsert on
-`daily_balances` with the same parameters. CPU is the backend's utime + stime from
-/proc/PID/stat (10 ms ticks: each variant runs a few thousand statements), so this needs the
-server on this machine. Serial, so lock waits and contention (present under `make bench`) are
-not in it.
+beat that reaches no threshold still evaluates for them); the two row changes alone (the floor
+for a statement that keeps a session row and a balance row); the ceiling's single upsert on
+`daily_balances`; and a statement that only takes the same parameters (the fixed cost). CPU
+is the backend's utime + stime from /proc/PID/stat (10 ms ticks: each variant runs a few
+thousand statements), so this needs the server on this machine. Serial, so lock waits and
+contention (present under `make bench`) are not in it.
 """
 
 from __future__ import annotations
@@ -49,9 +50,35 @@ RETURNING used_seconds, granted_seconds, is_unlimited_override, $1::uuid, $3::uu
           $7::int, $8::bool, $9::bool, $10::text, $11::timestamptz, $12::interval,
           $13::interval, $14::interval"""
 
+# The same parameters, typed, and nothing done with them: a statement's fixed cost (protocol,
+# executor start, autocommit) before it touches a row.
+PARAMETERS = ("$1::uuid, $2::uuid, $3::uuid, $4::timestamptz, $5::bool, $6::date, $7::int, "
+              "$8::bool, $9::bool, $10::text, $11::timestamptz, $12::interval, $13::interval, "
+              "$14::interval")
+NOTHING = f"SELECT {PARAMETERS}"
+
+# The two row changes a continuing beat must make (its session, its day's balance), with none
+# of the rules: the floor under any one-statement heartbeat that keeps both rows.
+TWO_CHANGES = f"""WITH u AS (
+    UPDATE viewing_sessions
+    SET last_heartbeat_at = $4, counted_until = $4::timestamptz + $12::interval,
+        total_seconds = total_seconds + 30
+    WHERE id = $1 AND profile_id = $2 RETURNING id
+), b AS (
+    INSERT INTO daily_balances AS d
+        (profile_id, reset_date, used_seconds, educational_seconds, updated_at)
+    SELECT $2, $6, 30, 0, $4 FROM u
+    ON CONFLICT (profile_id, reset_date) DO UPDATE
+    SET used_seconds = d.used_seconds + excluded.used_seconds, updated_at = excluded.updated_at
+    RETURNING used_seconds, granted_seconds, is_unlimited_override
+)
+SELECT b.*, {PARAMETERS} FROM b"""
+
 VARIANTS = {"the heartbeat statement": CONTINUE_SESSION,
             "without the event CTEs": _without_events(CONTINUE_SESSION),
-            "the ceiling's upsert": UPSERT}
+            "the two changes alone": TWO_CHANGES,
+            "the ceiling's upsert": UPSERT,
+            "a statement doing nothing": NOTHING}
 
 
 def _cpu_ticks(pid: int) -> int:
